@@ -1,0 +1,3 @@
+from openhitl.cli import main
+
+main()

@@ -1,0 +1,101 @@
+"""Who is calling: Bearer API keys (and, later, web sessions) resolved to a Principal."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from openhitl.accounts import repository
+from openhitl.kit.crypto import token_digest
+from openhitl.kit.errors import Forbidden, TooManyRequests, Unauthorized
+from openhitl.kit.ratelimit import RateLimitState
+from openhitl.kit.state import AppState, app_state
+
+KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    email: str
+    name: str
+    is_admin: bool
+    api_key_id: str | None
+    permissions: tuple[str, ...] = field(default_factory=tuple)
+    rate_limit: RateLimitState | None = None
+
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Missing or invalid authorization header")
+    return token.strip()
+
+
+async def authenticate(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
+    token = _bearer_token(request)
+    digest = token_digest(state.settings.resolved_secret_key, token)
+    now = state.clock.now()
+    async with state.db.read() as session:
+        row = await repository.get_key_with_owner(session, digest)
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        raise Unauthorized("Invalid authorization token")
+    if row.status != "active":
+        raise Forbidden("Account suspended")
+    if row.last_used_at is None or row.last_used_at < now - KEY_TOUCH_INTERVAL:
+        async with state.db.write() as session:
+            await repository.touch_key(
+                session, api_key_id=row.api_key_id, now=now, stale_before=now - KEY_TOUCH_INTERVAL
+            )
+    rate_limit = None
+    if state.rate_limiter.enabled:
+        rate_limit = await state.rate_limiter.hit(row.api_key_id, now)
+        request.state.rate_limit_headers = rate_limit.headers()
+        if rate_limit.exceeded:
+            raise TooManyRequests(
+                "API key request limit exceeded",
+                {
+                    "usage_count": rate_limit.used,
+                    "usage_limit": rate_limit.limit,
+                    "remaining": 0,
+                    "reset_at": rate_limit.reset_at.isoformat().replace("+00:00", "Z"),
+                },
+            )
+    return Principal(
+        user_id=row.user_id,
+        email=row.email,
+        name=row.name,
+        is_admin=row.is_admin,
+        api_key_id=row.api_key_id,
+        permissions=tuple(row.permissions or ()),
+        rate_limit=rate_limit,
+    )
+
+
+def require(permission: str) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.api_key_id is not None and permission not in principal.permissions:
+            raise Forbidden(f"Insufficient permissions: requires {permission}")
+        return principal
+
+    return dependency
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+LoopsRead = Annotated[Principal, Depends(require("loops:read"))]
+LoopsWrite = Annotated[Principal, Depends(require("loops:write"))]
+RequestsRead = Annotated[Principal, Depends(require("requests:read"))]
+RequestsWrite = Annotated[Principal, Depends(require("requests:write"))]
+
+__all__: list[Any] = [
+    "CurrentPrincipal",
+    "LoopsRead",
+    "LoopsWrite",
+    "Principal",
+    "RequestsRead",
+    "RequestsWrite",
+    "authenticate",
+]

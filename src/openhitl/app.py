@@ -1,0 +1,122 @@
+"""The application factory: settings in, a FastAPI app with every route and its lifespan out."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+import openhitl
+from openhitl.accounts.router import router as accounts_router
+from openhitl.config import Settings
+from openhitl.kit.clock import Clock
+from openhitl.kit.db import Database
+from openhitl.kit.http import RequestContextMiddleware, install_error_handlers
+from openhitl.kit.ratelimit import RateLimiter
+from openhitl.kit.state import AppState
+from openhitl.loops.router import qr_router
+from openhitl.loops.router import router as loops_router
+from openhitl.requests.router import router as requests_router
+
+# HITL.sh clients use /v1/api (production), /v1 (the OpenAPI reference) and /api/v1 (newer clients).
+API_PREFIXES = ("/v1/api", "/v1", "/api/v1")
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+def operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def api_router() -> APIRouter:
+    api = APIRouter()
+    api.include_router(accounts_router)
+    api.include_router(loops_router)
+    api.include_router(requests_router)
+    return api
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    state = AppState(
+        settings=settings,
+        db=Database(settings.resolved_database_url, pool_size=settings.db_pool_size),
+        clock=clock or Clock(),
+        rate_limiter=RateLimiter(settings.rate_limit_per_hour, settings.redis_url),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state.db.dispose()
+
+    app = FastAPI(
+        title="OpenHITL",
+        version=openhitl.__version__,
+        description="Self-hosted human-in-the-loop server speaking the HITL.sh API. Every route under /v1/api "
+        "also answers under /v1 and /api/v1.",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.openhitl = state
+    install_error_handlers(app)
+    # API callers are scripts and other origins' pages; no cookies cross origins, so "*" is safe here.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "Last-Event-ID"],
+        expose_headers=["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
+    )
+    app.add_middleware(RequestContextMiddleware)
+
+    api = api_router()
+    for index, prefix in enumerate(API_PREFIXES):
+        app.include_router(api, prefix=prefix, include_in_schema=index == 0)
+    app.include_router(qr_router)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> Health:
+        """Liveness: the process answers."""
+        return Health(status="ok", version=openhitl.__version__)
+
+    _drop_default_422(app)
+    return app
+
+
+def _drop_default_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every route; ours answer 400 with the envelope instead."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses.pop("422")
+                    responses.setdefault(
+                        "400",
+                        {
+                            "description": "Bad request",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                            },
+                        },
+                    )
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,101 @@
+"""The `openhitl` command: results on stdout, logs on stderr."""
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from openhitl.config import Settings
+
+cli = typer.Typer(
+    help="OpenHITL: a self-hosted human-in-the-loop server.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+api_key_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+cli.add_typer(api_key_cli, name="api-key")
+
+
+def _settings() -> Settings:
+    from openhitl.kit.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    return settings
+
+
+@cli.command()
+def migrate() -> None:
+    """Migrate the database to the newest schema."""
+    from openhitl.migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database is at the newest schema", err=True)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Migrate the database, then serve the API."""
+    import uvicorn
+
+    from openhitl.app import create_app
+    from openhitl.migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True, server_header=False)
+
+
+@cli.command()
+def openapi() -> None:
+    """Print the OpenAPI document of the HTTP API."""
+    import json
+    import tempfile
+
+    from openhitl.app import create_app
+
+    with tempfile.TemporaryDirectory() as scratch:  # no database is opened; the app just needs a URL
+        app = create_app(Settings(data_dir=scratch, secret_key="unused"))  # type: ignore[arg-type]
+        typer.echo(json.dumps(app.openapi(), indent=2, ensure_ascii=False))
+
+
+@api_key_cli.command("create")
+def api_key_create(
+    email: Annotated[str, typer.Option(help="Owner's email; the user is created if needed")],
+    name: Annotated[str, typer.Option(help="A name to recognise the key by")] = "default",
+) -> None:
+    """Create an API key and print it (only the key) on stdout."""
+    from openhitl.accounts import service
+    from openhitl.kit.clock import Clock
+    from openhitl.kit.db import Database
+    from openhitl.migrations import upgrade
+
+    settings = _settings()
+    if "@" not in email or len(email) > 320:
+        typer.echo(f"not an email address: {email!r}", err=True)
+        raise typer.Exit(2)
+    upgrade(settings.resolved_database_url)
+
+    async def create() -> str:
+        db = Database(settings.resolved_database_url, pool_size=1)
+        try:
+            now = Clock().now()
+            async with db.write() as session:
+                user = await service.get_or_create_user(session, email=email, name=None, now=now)
+                issued = await service.issue_api_key(
+                    session, user=user, name=name, secret_key=settings.resolved_secret_key, now=now
+                )
+            return issued.secret
+        finally:
+            await db.dispose()
+
+    typer.echo(asyncio.run(create()))
+
+
+def main() -> None:
+    cli()

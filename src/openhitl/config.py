@@ -1,0 +1,64 @@
+"""Settings from the environment (prefix OPENHITL_), one object passed explicitly."""
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENHITL_", extra="ignore")
+
+    data_dir: Path = Path(".openhitl")
+    database_url: str | None = None
+    base_url: str | None = None
+    secret_key: str | None = None
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    signup: Literal["invite", "open"] = "invite"
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    # HITL.sh limits, configurable (hitl-api.md §12).
+    request_text_max_length: int = Field(2000, ge=1)
+    timeout_seconds_min: int = Field(60, ge=1)
+    timeout_seconds_max: int = Field(86400, ge=60)
+    deferred_default_timeout_seconds: int = Field(30 * 86400, ge=60)
+    context_max_bytes: int = Field(50_000, ge=2)
+    claim_lease_seconds: int = Field(600, ge=10)
+    # 0 switches rate limiting off (the default for a self-hosted server); HITL.sh uses 100 per hour.
+    rate_limit_per_hour: int = Field(0, ge=0)
+    # Self-hosted callers often live on loopback or private networks; link-local and metadata never pass.
+    callback_allow_private: bool = True
+    db_pool_size: int = Field(10, ge=1)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'openhitl.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        tmp = path.with_name(f"secret_key.{secrets.token_hex(6)}.tmp")
+        tmp.write_text(key)
+        tmp.chmod(0o600)
+        try:
+            # link fails if another process won the race: then theirs is the key.
+            path.hardlink_to(tmp)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path.read_text().strip()

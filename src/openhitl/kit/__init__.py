@@ -1,0 +1,1 @@
+"""Shared infrastructure: database, types, ids, clock, crypto, errors and the envelope."""

@@ -1,0 +1,90 @@
+"""ASGI plumbing: request ids, rate-limit headers and the envelope on every error."""
+
+import uuid
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openhitl.kit.envelope import error_response
+from openhitl.kit.errors import ApiError
+from openhitl.kit.validation import summarise
+
+log = structlog.get_logger("openhitl.http")
+HTTP_MESSAGES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Access denied",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service temporarily unavailable",
+}
+
+
+class RequestContextMiddleware:
+    """Gives every answer an X-Request-ID and, when rate limiting is on, the X-RateLimit-* headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                for name, value in (scope["state"].get("rate_limit_headers") or {}).items():
+                    headers.append((name.lower().encode(), value.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, send_with_headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> Any:
+        headers = {"Retry-After": "60"} if exc.status_code == 429 else None
+        return error_response(exc.status_code, exc.msg, exc.data, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Any:
+        errors = list(exc.errors())
+        msg, data = summarise(errors)
+        content_type = request.headers.get("content-type", "")
+        if msg == "Invalid request body" and content_type and "json" not in content_type:
+            data = f"Send the body as JSON with Content-Type: application/json (got {content_type})"
+        return error_response(400, msg, data)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> Any:
+        msg = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.detail
+            else HTTP_MESSAGES.get(exc.status_code, "Error")
+        )
+        if exc.status_code == 404 and msg == "Not Found":
+            msg = "Route not found"
+        if exc.status_code == 405 and msg == "Method Not Allowed":
+            msg = "Method not allowed"
+        return error_response(exc.status_code, msg, None, dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Any:
+        log.exception("unhandled error", path=request.url.path)
+        return error_response(500, "Internal server error")

@@ -1,0 +1,23 @@
+"""What the app holds for its lifetime, reached by dependencies through `app_state`."""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from openhitl.config import Settings
+from openhitl.kit.clock import Clock
+from openhitl.kit.db import Database
+from openhitl.kit.ratelimit import RateLimiter
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    clock: Clock
+    rate_limiter: RateLimiter
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.openhitl
+    return state

@@ -1,0 +1,1 @@
+"""Loops: teams of reviewers that requests are sent to."""

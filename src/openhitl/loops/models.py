@@ -1,0 +1,45 @@
+"""Loops and their memberships."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openhitl.kit.db import Base
+from openhitl.kit.types import JSONType, UTCDateTime
+
+ROLES = ("creator", "admin", "member")
+MANAGER_ROLES = ("creator", "admin")
+
+
+class Loop(Base):
+    __tablename__ = "loops"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    icon: Mapped[str] = mapped_column(String(100))
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    invite_code: Mapped[str] = mapped_column(String(12), unique=True)
+    # e.g. {"members_can_create_requests": false}; read through loops.service.loop_setting.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("loop_id", "user_id"),
+        Index("ix_memberships_user_status", "user_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    loop_id: Mapped[str] = mapped_column(ForeignKey("loops.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_active: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

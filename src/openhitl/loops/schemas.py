@@ -1,0 +1,129 @@
+"""Loop request and response shapes (HITL.sh §3.2, §4.1, §4.2)."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def _name(value: str) -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= 100:
+        raise ValueError("name must be between 1 and 100 characters")
+    return value
+
+
+def _description(value: str | None) -> str | None:
+    if value is not None and len(value) > 500:
+        raise ValueError("description must be at most 500 characters")
+    return value
+
+
+def _icon(value: str) -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= 100:
+        raise ValueError("icon must be between 1 and 100 characters")
+    return value
+
+
+LoopName = Annotated[str, AfterValidator(_name), Field(json_schema_extra={"minLength": 1, "maxLength": 100})]
+LoopDescription = Annotated[
+    str | None, AfterValidator(_description), Field(json_schema_extra={"maxLength": 500})
+]
+LoopIcon = Annotated[str, AfterValidator(_icon), Field(json_schema_extra={"minLength": 1, "maxLength": 100})]
+
+
+class LoopSettings(BaseModel):
+    members_can_create_requests: bool = False
+
+
+class LoopCreate(BaseModel):
+    name: LoopName
+    description: LoopDescription = None
+    icon: LoopIcon = Field(description="A named icon such as shield-check, or an emoji")
+    settings: LoopSettings | None = None
+
+
+class LoopUpdate(BaseModel):
+    name: LoopName | None = None
+    description: LoopDescription = None
+    icon: LoopIcon | None = None
+    settings: LoopSettings | None = None
+
+
+class MemberRead(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    status: str
+    role: str
+    joined_at: datetime | None
+    last_active: datetime | None
+
+
+class LoopRead(BaseModel):
+    id: str
+    name: str
+    description: str
+    icon: str
+    creator_id: str
+    role: str = Field(description="The caller's role in this loop")
+    members: list[MemberRead]
+    member_count: int
+    pending_count: int
+    invite_code: str
+    join_url: str
+    qr_code_url: str
+    settings: LoopSettings
+    created_at: datetime
+    updated_at: datetime
+
+
+class LoopCreated(BaseModel):
+    loop: LoopRead
+    invite_code: str
+    qr_code_base64: str
+    qr_code_url: str
+    join_url: str
+
+
+class LoopOne(BaseModel):
+    loop: LoopRead
+
+
+class LoopList(BaseModel):
+    loops: list[LoopRead]
+    count: int
+
+
+class DeletedData(BaseModel):
+    members_removed: int
+    requests_deleted: int
+    responses_deleted: int
+
+
+class LoopDeleted(BaseModel):
+    loop_id: str
+    deleted_at: datetime
+    deleted_data: DeletedData
+
+
+class MemberStatistics(BaseModel):
+    avg_join_time_days: float | None
+    newest_member_joined: datetime | None
+    oldest_member_joined: datetime | None
+
+
+class MemberList(BaseModel):
+    loop_id: str
+    members: list[MemberRead]
+    total_count: int
+    active_count: int
+    pending_count: int
+    statistics: MemberStatistics
+
+
+class MemberRemoved(BaseModel):
+    loop_id: str
+    user_id: str
+    removed_at: datetime

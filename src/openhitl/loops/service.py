@@ -1,0 +1,149 @@
+"""Loop rules: who may see, change and delete a loop, invite codes, members."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.accounts.models import User
+from openhitl.kit.crypto import random_code
+from openhitl.kit.errors import BadRequest, Forbidden, NotFound
+from openhitl.kit.ids import new_id
+from openhitl.loops import repository
+from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
+from openhitl.loops.schemas import LoopCreate, LoopUpdate
+from openhitl.realtime.events import append_event
+
+INVITE_CODE_LENGTH = 6
+
+
+@dataclass(frozen=True)
+class LoopAccess:
+    loop: Loop
+    membership: Membership
+
+    @property
+    def role(self) -> str:
+        return self.membership.role
+
+    @property
+    def is_manager(self) -> bool:
+        return self.membership.role in MANAGER_ROLES
+
+    @property
+    def is_creator(self) -> bool:
+        return self.membership.role == "creator"
+
+
+def loop_setting(loop: Loop, name: str, default: bool = False) -> bool:
+    return bool((loop.settings or {}).get(name, default))
+
+
+async def get_access(session: AsyncSession, *, loop_id: str, user_id: str) -> LoopAccess:
+    """The loop as this user may see it; a loop they are not in does not exist for them."""
+    found = await repository.get_with_membership(session, loop_id=loop_id, user_id=user_id)
+    if found is None:
+        raise NotFound("Loop not found")
+    return LoopAccess(*found)
+
+
+async def get_managed(session: AsyncSession, *, loop_id: str, user_id: str) -> LoopAccess:
+    access = await get_access(session, loop_id=loop_id, user_id=user_id)
+    if not access.is_manager:
+        raise Forbidden("Access denied to this loop")
+    return access
+
+
+async def new_invite_code(session: AsyncSession) -> str:
+    for _ in range(20):
+        code = random_code(INVITE_CODE_LENGTH)
+        if not await repository.invite_code_taken(session, code):
+            return code
+    raise RuntimeError("could not find a free invite code")
+
+
+async def create(
+    session: AsyncSession, *, creator: User | str, data: LoopCreate, now: datetime
+) -> LoopAccess:
+    creator_id = creator if isinstance(creator, str) else creator.id
+    loop = Loop(
+        id=new_id(),
+        name=data.name,
+        description=data.description or "",
+        icon=data.icon,
+        creator_id=creator_id,
+        invite_code=await new_invite_code(session),
+        settings=(data.settings.model_dump() if data.settings else {}),
+        created_at=now,
+        updated_at=now,
+    )
+    membership = Membership(
+        id=new_id(),
+        loop_id=loop.id,
+        user_id=creator_id,
+        role="creator",
+        status="active",
+        joined_at=now,
+        last_active=now,
+        created_at=now,
+    )
+    session.add(loop)
+    await session.flush()
+    session.add(membership)
+    await session.flush()
+    await append_event(session, type="loop.created", at=now, loop_id=loop.id, actor_id=creator_id)
+    return LoopAccess(loop, membership)
+
+
+async def update(
+    session: AsyncSession, *, access: LoopAccess, data: LoopUpdate, actor_id: str, now: datetime
+) -> None:
+    if not access.is_creator:
+        raise Forbidden("Access denied to this loop")
+    fields = data.model_dump(exclude_unset=True)
+    if not any(value is not None for value in fields.values()):
+        raise BadRequest("At least one field must be provided for update")
+    loop = access.loop
+    if data.name is not None:
+        loop.name = data.name
+    if "description" in fields:
+        loop.description = data.description or ""
+    if data.icon is not None:
+        loop.icon = data.icon
+    if data.settings is not None:
+        loop.settings = {**(loop.settings or {}), **data.settings.model_dump()}
+    loop.updated_at = now
+    await session.flush()
+    await append_event(session, type="loop.updated", at=now, loop_id=loop.id, actor_id=actor_id)
+
+
+async def delete(
+    session: AsyncSession, *, access: LoopAccess, actor_id: str, now: datetime
+) -> tuple[int, int, int]:
+    if not access.is_creator:
+        raise Forbidden("Access denied to this loop")
+    counts = await repository.count_loop_contents(session, access.loop.id)
+    await repository.delete_loop(session, access.loop.id)
+    await append_event(session, type="loop.deleted", at=now, loop_id=access.loop.id, actor_id=actor_id)
+    return counts
+
+
+async def remove_member(
+    session: AsyncSession, *, access: LoopAccess, user_id: str, actor_id: str, now: datetime
+) -> None:
+    member = await repository.get_member(session, loop_id=access.loop.id, user_id=user_id)
+    if member is None:
+        raise NotFound("Member not found in this loop")
+    if member.role == "creator":
+        raise BadRequest("Loop creator cannot be removed")
+    if member.role == "admin" and not access.is_creator:
+        raise Forbidden("Only the loop creator can remove an admin")
+    await repository.delete_member(session, member.id)
+    await append_event(
+        session,
+        type="loop.member_left",
+        at=now,
+        loop_id=access.loop.id,
+        actor_id=actor_id,
+        data={"user_id": user_id, "removed": True},
+    )

@@ -1,0 +1,1 @@
+"""Review requests: creation, listing, the lifecycle and typed responses."""

@@ -1,0 +1,97 @@
+"""The request lifecycle: the only place a request changes status.
+
+Every transition is one guarded `UPDATE … WHERE status IN (…) RETURNING …`: of two racing callers the
+database lets exactly one through, and the other gets no row back.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.realtime.events import append_event
+from openhitl.requests.models import Request
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: tuple[str, ...]
+    target: str
+    event: str
+
+
+CLAIM = Transition("claim", ("pending",), "claimed", "request.claimed")
+RELEASE = Transition("release", ("claimed",), "pending", "request.released")
+EXPIRE_CLAIM = Transition("expire_claim", ("claimed",), "pending", "request.claim_expired")
+RESPOND = Transition("respond", ("pending", "claimed"), "completed", "request.completed")
+CANCEL = Transition("cancel", ("pending", "claimed"), "cancelled", "request.cancelled")
+TIME_OUT = Transition("timeout", ("pending", "claimed"), "timeout", "request.timeout")
+TRANSITIONS = {t.name: t for t in (CLAIM, RELEASE, EXPIRE_CLAIM, RESPOND, CANCEL, TIME_OUT)}
+
+
+async def apply(
+    session: AsyncSession,
+    transition: Transition,
+    *,
+    request_id: str,
+    now: datetime,
+    actor_id: str | None,
+    values: dict[str, Any] | None = None,
+    where: tuple[ColumnElement[bool], ...] = (),
+    event_data: dict[str, Any] | None = None,
+) -> Request | None:
+    """Move one request along `transition`; None when its current state does not allow it."""
+    statement = (
+        update(Request)
+        .where(Request.id == request_id, Request.status.in_(transition.sources), *where)
+        .values(
+            status=transition.target,
+            previous_status=Request.status,  # SET sees the old row, so this keeps where we came from
+            version=Request.version + 1,
+            updated_at=now,
+            **(values or {}),
+        )
+        .returning(Request)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    moved = (await session.execute(statement)).scalar_one_or_none()
+    if moved is None:
+        return None
+    await append_event(
+        session,
+        type=transition.event,
+        at=now,
+        loop_id=moved.loop_id,
+        request_id=moved.id,
+        actor_id=actor_id,
+        data={"from": moved.previous_status, "to": transition.target, **(event_data or {})},
+    )
+    return moved
+
+
+async def update_pending(
+    session: AsyncSession, *, request_id: str, now: datetime, actor_id: str, values: dict[str, Any]
+) -> Request | None:
+    """Change a request's content while nobody has started on it; None once it is claimed or closed."""
+    statement = (
+        update(Request)
+        .where(Request.id == request_id, Request.status == "pending")
+        .values(version=Request.version + 1, updated_at=now, **values)
+        .returning(Request)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    changed = (await session.execute(statement)).scalar_one_or_none()
+    if changed is not None:
+        await append_event(
+            session,
+            type="request.updated",
+            at=now,
+            loop_id=changed.loop_id,
+            request_id=changed.id,
+            actor_id=actor_id,
+            data={"fields": sorted(values)},
+        )
+    return changed

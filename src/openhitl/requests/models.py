@@ -1,0 +1,105 @@
+"""Requests, the answers given to them and the feedback their callers leave."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openhitl.kit.db import Base
+from openhitl.kit.types import JSONType, UTCDateTime
+
+PRIORITIES = ("low", "medium", "high", "critical")
+PRIORITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+STATUSES = ("pending", "claimed", "completed", "timeout", "cancelled")
+OPEN_STATUSES = ("pending", "claimed")
+TERMINAL_STATUSES = ("completed", "timeout", "cancelled")
+
+
+class Request(Base):
+    __tablename__ = "requests"
+    __table_args__ = (
+        Index("ix_requests_loop_queue", "loop_id", "status", "priority_rank", "created_at"),
+        Index("ix_requests_creator_created", "creator_id", "created_at"),
+        Index(
+            "ix_requests_open_timeout_at",
+            "timeout_at",
+            sqlite_where=text("status IN ('pending', 'claimed')"),
+            postgresql_where=text("status IN ('pending', 'claimed')"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    loop_id: Mapped[str] = mapped_column(ForeignKey("loops.id", ondelete="CASCADE"))
+    creator_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    api_key_id: Mapped[str | None] = mapped_column(String(24), default=None)
+    processing_type: Mapped[str] = mapped_column(String(20))
+    content_type: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(10))
+    priority_rank: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    request_text: Mapped[str] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text, default=None)
+    context: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+    platform: Mapped[str] = mapped_column(String(20))
+    platform_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    response_type: Mapped[str] = mapped_column(String(20))
+    # As the caller sent it (echoed back unchanged); the normalised form is derived on read.
+    response_config: Mapped[Any] = mapped_column(JSONType)
+    default_response: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    timeout_seconds: Mapped[int] = mapped_column(Integer)
+    timeout_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    callback_url: Mapped[str | None] = mapped_column(Text, default=None)
+    tags: Mapped[list[Any] | None] = mapped_column(JSONType, default=None)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(24), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    broadcast_count: Mapped[int] = mapped_column(Integer, default=0)
+    notifications_sent: Mapped[int] = mapped_column(Integer, default=0)
+    response_by: Mapped[str | None] = mapped_column(String(24), default=None)
+    response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    response_data: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
+    response_time_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    previous_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Response(Base):
+    """One row per reviewer answer, so several reviewers per request can come without a migration."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    response_data: Mapped[Any] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    feedback: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKey(Base):
+    """The first request created under a caller's Idempotency-Key, and the body that created it."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    body_digest: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

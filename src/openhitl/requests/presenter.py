@@ -1,0 +1,123 @@
+"""Building request answers from rows: the one place the wire shape of a request is assembled."""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.accounts.models import User
+from openhitl.requests import repository
+from openhitl.requests.models import Request
+from openhitl.requests.response_types import ResponseConfigError, ResponseDataError, parse_config, plain_value
+from openhitl.requests.schemas import (
+    BroadcastRecipient,
+    FeedbackRead,
+    RequestCreated,
+    RequestRead,
+    RequestSummary,
+    UserRef,
+)
+
+POLLING_PATH = "/v1/api/requests/{id}"
+
+
+def _plain(request: Request) -> object:
+    if request.response_data is None:
+        return None
+    try:
+        return plain_value(
+            parse_config(request.response_type, request.response_config), request.response_data
+        )
+    except (ResponseConfigError, ResponseDataError):  # an answer that predates a config change
+        return request.response_data
+
+
+def summary(request: Request, *, loop_name: str | None, responder: User | None) -> RequestSummary:
+    return RequestSummary(
+        id=request.id,
+        request_id=request.id,
+        loop_id=request.loop_id,
+        loop_name=loop_name,
+        creator_id=request.creator_id,
+        api_key_id=request.api_key_id,
+        processing_type=request.processing_type,  # type: ignore[arg-type]
+        type=request.content_type,  # type: ignore[arg-type]
+        priority=request.priority,  # type: ignore[arg-type]
+        title=request.title,
+        request_text=request.request_text,
+        image_url=request.image_url,
+        context=request.context,
+        platform=request.platform,
+        platform_version=request.platform_version,
+        response_type=request.response_type,  # type: ignore[arg-type]
+        response_config=request.response_config,
+        default_response=request.default_response,
+        timeout_seconds=request.timeout_seconds,
+        timeout_at=request.timeout_at,
+        callback_url=request.callback_url,
+        tags=request.tags,
+        status=request.status,  # type: ignore[arg-type]
+        claimed_by=request.claimed_by,
+        claimed_at=request.claimed_at,
+        broadcast_count=request.broadcast_count,
+        notifications_sent=request.notifications_sent,
+        response_by=request.response_by,
+        response_by_user=UserRef(user_id=responder.id, name=responder.name, email=responder.email)
+        if responder
+        else None,
+        response_at=request.response_at,
+        response_data=request.response_data,
+        response_value=_plain(request),
+        response_time_seconds=request.response_time_seconds,
+        cancelled_at=request.cancelled_at,
+        cancel_reason=request.cancel_reason,
+        created_at=request.created_at,
+        updated_at=request.updated_at,
+    )
+
+
+async def summaries(session: AsyncSession, rows: list[tuple[Request, str]]) -> list[RequestSummary]:
+    responders = await repository.users_by_id(session, {r.response_by for r, _ in rows if r.response_by})
+    return [summary(r, loop_name=name, responder=responders.get(r.response_by or "")) for r, name in rows]
+
+
+async def detail(session: AsyncSession, request: Request, *, loop_name: str) -> RequestRead:
+    responders = await repository.users_by_id(
+        session, {request.response_by} if request.response_by else set()
+    )
+    base = summary(request, loop_name=loop_name, responder=responders.get(request.response_by or ""))
+    recipients = await repository.recipients(session, request)
+    feedback = await repository.feedback_for(session, request.id)
+    return RequestRead(
+        **base.model_dump(),
+        broadcasted_to=[
+            BroadcastRecipient(
+                user_id=user.id,
+                email=user.email,
+                role=membership.role,
+                notification_sent=False,
+                notification_error=None,
+            )
+            for membership, user in recipients
+        ],
+        broadcasted_at=request.created_at,
+        feedback=[
+            FeedbackRead(
+                feedback_id=f.id, feedback=f.feedback, submitted_by=f.user_id, submitted_at=f.created_at
+            )
+            for f in feedback
+        ],
+    )
+
+
+def created(request: Request) -> RequestCreated:
+    return RequestCreated(
+        request_id=request.id,
+        id=request.id,
+        status=request.status,  # type: ignore[arg-type]
+        processing_type=request.processing_type,  # type: ignore[arg-type]
+        type=request.content_type,  # type: ignore[arg-type]
+        priority=request.priority,  # type: ignore[arg-type]
+        timeout_at=request.timeout_at,
+        broadcasted_to=request.broadcast_count,
+        notifications_sent=request.notifications_sent,
+        polling_url=POLLING_PATH.format(id=request.id),
+        created_at=request.created_at,
+    )

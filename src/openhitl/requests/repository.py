@@ -1,0 +1,122 @@
+"""Queries on requests. Readability is expressed as SQL: created by me, or in a loop I manage."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.accounts.models import User
+from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
+from openhitl.requests.models import Feedback, IdempotencyKey, Request
+
+SORTS = ("created_at_desc", "created_at_asc", "priority_desc", "status_asc")
+
+
+@dataclass(frozen=True)
+class RequestFilters:
+    status: str | None = None
+    priority: str | None = None
+    loop_id: str | None = None
+    sort: str = "created_at_desc"
+
+
+def managed_loop_ids(user_id: str) -> Select[Any]:
+    return select(Membership.loop_id).where(
+        Membership.user_id == user_id, Membership.status == "active", Membership.role.in_(MANAGER_ROLES)
+    )
+
+
+def readable(user_id: str) -> Any:
+    """Requests this user may read as a caller: their own, and every request of loops they manage."""
+    return or_(Request.creator_id == user_id, Request.loop_id.in_(managed_loop_ids(user_id)))
+
+
+def _ordering(sort: str) -> list[Any]:
+    newest = [Request.created_at.desc(), Request.id.desc()]
+    if sort == "created_at_asc":
+        return [Request.created_at.asc(), Request.id.asc()]
+    if sort == "priority_desc":
+        return [Request.priority_rank.desc(), *newest]
+    if sort == "status_asc":
+        return [Request.status.asc(), *newest]
+    return newest
+
+
+async def list_readable(
+    session: AsyncSession, *, user_id: str, filters: RequestFilters, limit: int, offset: int
+) -> tuple[list[tuple[Request, str]], int]:
+    conditions = [readable(user_id)]
+    if filters.status:
+        conditions.append(Request.status == filters.status)
+    if filters.priority:
+        conditions.append(Request.priority == filters.priority)
+    if filters.loop_id:
+        conditions.append(Request.loop_id == filters.loop_id)
+    where = and_(*conditions)
+    total = await session.scalar(select(func.count()).select_from(Request).where(where))
+    statement = (
+        select(Request, Loop.name)
+        .join(Loop, Loop.id == Request.loop_id)
+        .where(where)
+        .order_by(*_ordering(filters.sort))
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = [(request, name) for request, name in (await session.execute(statement)).all()]
+    return rows, int(total or 0)
+
+
+async def get_with_loop(session: AsyncSession, request_id: str) -> tuple[Request, Loop] | None:
+    statement = select(Request, Loop).join(Loop, Loop.id == Request.loop_id).where(Request.id == request_id)
+    row = (await session.execute(statement)).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+async def membership_role(session: AsyncSession, *, loop_id: str, user_id: str) -> str | None:
+    statement = select(Membership.role).where(
+        Membership.loop_id == loop_id, Membership.user_id == user_id, Membership.status == "active"
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def users_by_id(session: AsyncSession, user_ids: set[str]) -> dict[str, User]:
+    if not user_ids:
+        return {}
+    return {u.id: u for u in (await session.execute(select(User).where(User.id.in_(user_ids)))).scalars()}
+
+
+async def recipients(session: AsyncSession, request: Request) -> list[tuple[Membership, User]]:
+    """Who the request was broadcast to: the loop's active members who had joined by its creation."""
+    statement = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.loop_id == request.loop_id,
+            Membership.status == "active",
+            Membership.joined_at <= request.created_at,
+        )
+        .order_by(case((Membership.role == "creator", 0), else_=1), Membership.joined_at)
+    )
+    return [(m, u) for m, u in (await session.execute(statement)).all()]
+
+
+async def feedback_for(session: AsyncSession, request_id: str) -> list[Feedback]:
+    statement = select(Feedback).where(Feedback.request_id == request_id).order_by(Feedback.created_at)
+    return list((await session.execute(statement)).scalars())
+
+
+async def count_active_members(session: AsyncSession, loop_id: str) -> int:
+    statement = select(func.count()).where(Membership.loop_id == loop_id, Membership.status == "active")
+    return int(await session.scalar(statement) or 0)
+
+
+async def get_idempotency_key(session: AsyncSession, *, user_id: str, key: str) -> IdempotencyKey | None:
+    statement = select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_status(session: AsyncSession, request_id: str) -> str | None:
+    return (
+        await session.execute(select(Request.status).where(Request.id == request_id))
+    ).scalar_one_or_none()

@@ -1,0 +1,250 @@
+"""HTTP routes for requests (HITL.sh §3.3): create, list, get, update, cancel, feedback."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Path, Query
+from fastapi.responses import JSONResponse
+
+from openhitl.accounts.auth import RequestsRead, RequestsWrite
+from openhitl.kit.envelope import Envelope, error_responses, ok
+from openhitl.kit.errors import BadRequest
+from openhitl.kit.ids import ID_PATTERN, is_valid_id
+from openhitl.kit.pagination import page_info, page_params
+from openhitl.kit.uow import ReadSession, State, WriteSession
+from openhitl.loops import service as loops_service
+from openhitl.requests import presenter, repository, service
+from openhitl.requests.models import PRIORITIES, STATUSES
+from openhitl.requests.repository import SORTS, RequestFilters
+from openhitl.requests.schemas import (
+    CancelBody,
+    FeedbackBody,
+    FeedbackCreated,
+    LoopRequestList,
+    RefundInfo,
+    RequestCancelled,
+    RequestCreate,
+    RequestCreated,
+    RequestDetail,
+    RequestList,
+    RequestOne,
+    RequestUpdate,
+)
+
+router = APIRouter(tags=["requests"])
+RequestId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")]
+LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
+COMMON_ERRORS = error_responses(400, 401, 403, 404, 429)
+STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
+
+
+def _filters(
+    status: str | None, priority: str | None, loop_id: str | None, sort: str | None
+) -> RequestFilters:
+    if status:
+        status = STATUS_ALIASES.get(status, status)
+        if status not in STATUSES:
+            raise BadRequest("Invalid status filter value", f"status must be one of: {', '.join(STATUSES)}")
+    if priority and priority not in PRIORITIES:
+        raise BadRequest("Invalid priority filter value", f"priority must be one of: {', '.join(PRIORITIES)}")
+    if loop_id and not is_valid_id(loop_id):
+        raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
+    if sort and sort not in SORTS:
+        raise BadRequest("Invalid sort value", f"sort must be one of: {', '.join(SORTS)}")
+    return RequestFilters(
+        status=status or None,
+        priority=priority or None,
+        loop_id=loop_id or None,
+        sort=sort or "created_at_desc",
+    )
+
+
+StatusQuery = Annotated[
+    str | None, Query(description="pending, claimed, completed, timeout (or timed_out), cancelled")
+]
+PriorityQuery = Annotated[str | None, Query(description="low, medium, high, critical")]
+SortQuery = Annotated[str | None, Query(description=", ".join(SORTS))]
+
+
+@router.post(
+    "/loops/{loop_id}/requests", status_code=201, responses=error_responses(400, 401, 403, 404, 409, 429)
+)
+async def create_request(
+    loop_id: LoopId,
+    body: RequestCreate,
+    principal: RequestsWrite,
+    session: WriteSession,
+    state: State,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=255, description="Retries with the same key and body return the first request"),
+    ] = None,
+) -> Envelope[RequestCreated]:
+    """Send a request to a loop's reviewers."""
+    created = await service.create(
+        session,
+        loop_id=loop_id,
+        body=body,
+        user_id=principal.user_id,
+        api_key_id=principal.api_key_id,
+        idempotency_key=idempotency_key or None,
+        settings=state.settings,
+        now=state.clock.now(),
+    )
+    envelope = ok(presenter.created(created.request), "Request created and broadcasted successfully")
+    if created.replayed:
+        return JSONResponse(  # type: ignore[return-value]
+            envelope.model_dump(mode="json"), status_code=201, headers={"Idempotent-Replayed": "true"}
+        )
+    return envelope
+
+
+@router.get("/requests", responses=error_responses(400, 401, 403, 429))
+async def list_requests(
+    principal: RequestsRead,
+    session: ReadSession,
+    status: StatusQuery = None,
+    priority: PriorityQuery = None,
+    loop_id: Annotated[str | None, Query(description="Only this loop's requests")] = None,
+    sort: SortQuery = None,
+    limit: Annotated[int, Query(description="1-100")] = 50,
+    offset: Annotated[int, Query(description="0 or more")] = 0,
+) -> Envelope[RequestList]:
+    """Requests the caller created, and every request of loops the caller created or administers."""
+    page = page_params(limit, offset)
+    filters = _filters(status, priority, loop_id, sort)
+    rows, total = await repository.list_readable(
+        session, user_id=principal.user_id, filters=filters, limit=page.limit, offset=page.offset
+    )
+    items = await presenter.summaries(session, rows)
+    has_more, info = page_info(page, count=len(items), total=total)
+    return ok(
+        RequestList(requests=items, count=len(items), total=total, has_more=has_more, pagination=info),
+        "Requests retrieved successfully",
+    )
+
+
+@router.get("/loops/{loop_id}/requests", responses=COMMON_ERRORS)
+async def list_loop_requests(
+    loop_id: LoopId,
+    principal: RequestsRead,
+    session: ReadSession,
+    status: StatusQuery = None,
+    priority: PriorityQuery = None,
+    sort: SortQuery = None,
+    limit: Annotated[int, Query(description="1-100")] = 50,
+    offset: Annotated[int, Query(description="0 or more")] = 0,
+) -> Envelope[LoopRequestList]:
+    """A loop's requests, for its creator and admins."""
+    await loops_service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
+    page = page_params(limit, offset)
+    filters = _filters(status, priority, loop_id, sort)
+    rows, total = await repository.list_readable(
+        session, user_id=principal.user_id, filters=filters, limit=page.limit, offset=page.offset
+    )
+    items = await presenter.summaries(session, rows)
+    has_more, info = page_info(page, count=len(items), total=total)
+    return ok(
+        LoopRequestList(
+            loop_id=loop_id, requests=items, count=len(items), total=total, has_more=has_more, pagination=info
+        ),
+        "Loop requests retrieved successfully",
+    )
+
+
+@router.get("/requests/{request_id}", responses=COMMON_ERRORS)
+async def get_request(
+    request_id: RequestId, principal: RequestsRead, session: ReadSession
+) -> Envelope[RequestDetail]:
+    """One request: its fields at the top level of `data` and again under `data.request`."""
+    readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
+    read = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
+    return ok(RequestDetail(**read.model_dump(), request=read), "Request retrieved successfully")
+
+
+@router.patch("/requests/{request_id}", responses=COMMON_ERRORS)
+async def update_request(
+    request_id: RequestId, body: RequestUpdate, principal: RequestsWrite, session: WriteSession, state: State
+) -> Envelope[RequestOne]:
+    """Change a request while it is still pending (fields of the create body; `status: cancelled` cancels)."""
+    readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
+    updated = await service.update(
+        session,
+        readable=readable,
+        body=body,
+        actor_id=principal.user_id,
+        settings=state.settings,
+        now=state.clock.now(),
+    )
+    read = await presenter.detail(session, updated, loop_name=readable.loop.name)
+    return ok(RequestOne(request=read), "Request updated successfully")
+
+
+async def _cancel(
+    request_id: str, reason: str | None, principal_id: str, session: WriteSession, state: State
+) -> Envelope[RequestCancelled]:
+    readable = await service.get_readable(session, request_id=request_id, user_id=principal_id)
+    now = state.clock.now()
+    cancelled = await service.cancel(
+        session, readable=readable, actor_id=principal_id, reason=reason, now=now
+    )
+    refund = (
+        RefundInfo(refunded=True, reason="Request cancelled before processing began")
+        if cancelled.previous_status == "pending"
+        else RefundInfo(refunded=False, reason="Request was already being processed by reviewer")
+    )
+    return ok(
+        RequestCancelled(
+            request_id=cancelled.id,
+            status="cancelled",
+            cancelled_at=now,
+            previous_status=cancelled.previous_status or "pending",
+            reason=reason,
+            refund_info=refund,
+        ),
+        "Request cancelled successfully",
+    )
+
+
+@router.delete("/requests/{request_id}", responses=COMMON_ERRORS)
+async def cancel_request(
+    request_id: RequestId,
+    principal: RequestsWrite,
+    session: WriteSession,
+    state: State,
+    body: Annotated[CancelBody | None, Body()] = None,
+) -> Envelope[RequestCancelled]:
+    """Cancel a pending or claimed request. An optional body `{"reason": "..."}` is kept."""
+    return await _cancel(request_id, body.reason if body else None, principal.user_id, session, state)
+
+
+@router.post("/requests/{request_id}/cancel", responses=COMMON_ERRORS)
+async def cancel_request_post(
+    request_id: RequestId,
+    principal: RequestsWrite,
+    session: WriteSession,
+    state: State,
+    body: Annotated[CancelBody | None, Body()] = None,
+) -> Envelope[RequestCancelled]:
+    """The same as DELETE, as the official MCP server calls it."""
+    return await _cancel(request_id, body.reason if body else None, principal.user_id, session, state)
+
+
+@router.post("/requests/{request_id}/feedback", responses=COMMON_ERRORS)
+async def add_feedback(
+    request_id: RequestId, body: FeedbackBody, principal: RequestsWrite, session: WriteSession, state: State
+) -> Envelope[FeedbackCreated]:
+    """Rate or comment on a completed request's answer."""
+    readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
+    entry = await service.add_feedback(
+        session, readable=readable, feedback=body.feedback, user_id=principal.user_id, now=state.clock.now()
+    )
+    return ok(
+        FeedbackCreated(
+            request_id=request_id,
+            feedback_id=entry.id,
+            feedback=entry.feedback,
+            submitted_at=entry.created_at,
+            reviewer_notified=False,
+        ),
+        "Feedback added successfully",
+    )

@@ -1,0 +1,376 @@
+"""Request rules for callers: create, update, cancel, feedback, and who may do each."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.config import Settings
+from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from openhitl.kit.ids import new_id
+from openhitl.kit.netguard import UnsafeTarget, check_url
+from openhitl.loops import service as loops_service
+from openhitl.loops.models import MANAGER_ROLES, Loop
+from openhitl.realtime.events import append_event
+from openhitl.requests import lifecycle, repository
+from openhitl.requests.models import PRIORITY_RANK, Feedback, IdempotencyKey, Request
+from openhitl.requests.response_types import (
+    ResponseConfig,
+    ResponseConfigError,
+    ResponseDataError,
+    parse_config,
+    validate_default_response,
+)
+from openhitl.requests.schemas import RequestCreate, RequestUpdate
+
+FEEDBACK_SCORES = ("rating", "accuracy", "timeliness", "helpfulness")
+FEEDBACK_CATEGORIES = ("positive", "constructive", "issue")
+# Fields a PATCH may change; the rest of a request is fixed once created.
+UPDATABLE = (
+    "processing_type",
+    "type",
+    "priority",
+    "request_text",
+    "title",
+    "image_url",
+    "context",
+    "timeout_seconds",
+    "response_type",
+    "response_config",
+    "default_response",
+    "platform",
+    "platform_version",
+    "callback_url",
+    "tags",
+)
+
+
+@dataclass(frozen=True)
+class Created:
+    request: Request
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Readable:
+    request: Request
+    loop: Loop
+    role: str | None  # the reader's role in the loop, None if they only created the request
+
+
+def _http_url(value: str, field: str) -> None:
+    if not value.lower().startswith(("http://", "https://")):
+        raise ValidationFailed(f"{field} must be a valid http or https URL")
+
+
+def check_content(values: dict[str, Any], settings: Settings) -> tuple[ResponseConfig, int]:
+    """Rules that span fields or depend on settings (hitl-api.md §3.3.1, §5). Returns config and timeout."""
+    text = values["request_text"]
+    if len(text) > settings.request_text_max_length:
+        raise ValidationFailed(
+            f"request_text must be between 1 and {settings.request_text_max_length} characters"
+        )
+    if values["type"] == "image" and not values.get("image_url"):
+        raise ValidationFailed("image_url is required when type is 'image'")
+    if values.get("image_url"):
+        _http_url(values["image_url"], "image_url")
+    if values.get("context") is not None:
+        size = len(json.dumps(values["context"], separators=(",", ":")).encode())
+        if size > settings.context_max_bytes:
+            raise ValidationFailed(f"context must be at most {settings.context_max_bytes} bytes of JSON")
+    timeout = values.get("timeout_seconds")
+    if values["processing_type"] == "time-sensitive":
+        if timeout is None:
+            raise ValidationFailed("timeout_seconds is required for time-sensitive requests")
+        upper = settings.timeout_seconds_max
+    else:
+        upper = max(settings.timeout_seconds_max, settings.deferred_default_timeout_seconds)
+        if timeout is None:
+            timeout = settings.deferred_default_timeout_seconds
+    if not settings.timeout_seconds_min <= timeout <= upper:
+        raise ValidationFailed(f"timeout_seconds must be between {settings.timeout_seconds_min} and {upper}")
+    if values.get("callback_url"):
+        try:
+            check_url(values["callback_url"], allow_private=settings.callback_allow_private)
+        except UnsafeTarget as exc:
+            raise ValidationFailed(f"callback_url {exc}") from exc
+    try:
+        config = parse_config(values["response_type"], values["response_config"])
+    except ResponseConfigError as exc:
+        raise BadRequest("Invalid response configuration", str(exc)) from exc
+    if values.get("default_response") is None:
+        raise ValidationFailed("default_response is required")
+    try:
+        validate_default_response(config, values["default_response"])
+    except ResponseDataError as exc:
+        raise ValidationFailed(str(exc)) from exc
+    return config, timeout
+
+
+def _title(values: dict[str, Any]) -> str:
+    if values.get("title"):
+        return str(values["title"]).strip()[:200]
+    first_line = values["request_text"].strip().splitlines()[0] if values["request_text"].strip() else ""
+    return first_line[:200]
+
+
+def _body_digest(loop_id: str, body: RequestCreate) -> str:
+    canonical = json.dumps([loop_id, body.model_dump(mode="json")], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _may_create(session: AsyncSession, *, loop_id: str, user_id: str) -> loops_service.LoopAccess:
+    access = await loops_service.get_access(session, loop_id=loop_id, user_id=user_id)
+    if not access.is_manager and not loops_service.loop_setting(access.loop, "members_can_create_requests"):
+        raise Forbidden("Only loop creators and admins can create requests")
+    return access
+
+
+async def _replay(session: AsyncSession, key: IdempotencyKey, digest: str) -> Created:
+    if key.body_digest != digest:
+        raise Conflict(
+            "Idempotency-Key reused with a different request",
+            "Send a new Idempotency-Key for a different request body or loop",
+        )
+    found = await repository.get_with_loop(session, key.request_id)
+    if found is None:  # the first request was deleted with its loop
+        raise Conflict(
+            "Idempotency-Key belongs to a request that no longer exists", "Send a new Idempotency-Key"
+        )
+    return Created(found[0], replayed=True)
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    loop_id: str,
+    body: RequestCreate,
+    user_id: str,
+    api_key_id: str | None,
+    idempotency_key: str | None,
+    settings: Settings,
+    now: datetime,
+) -> Created:
+    await _may_create(session, loop_id=loop_id, user_id=user_id)
+    digest = _body_digest(loop_id, body) if idempotency_key else ""
+    if idempotency_key:
+        existing = await repository.get_idempotency_key(session, user_id=user_id, key=idempotency_key)
+        if existing is not None:
+            return await _replay(session, existing, digest)
+    values = body.model_dump()
+    _, timeout = check_content(values, settings)
+    request_id = new_id()
+    row = {
+        "id": request_id,
+        "loop_id": loop_id,
+        "creator_id": user_id,
+        "api_key_id": api_key_id,
+        "processing_type": body.processing_type,
+        "content_type": body.type,
+        "priority": body.priority,
+        "priority_rank": PRIORITY_RANK[body.priority],
+        "title": _title(values),
+        "request_text": body.request_text,
+        "image_url": body.image_url,
+        "context": body.context,
+        "platform": body.platform,
+        "platform_version": body.platform_version,
+        "response_type": body.response_type,
+        "response_config": body.response_config,
+        "default_response": body.default_response,
+        "timeout_seconds": timeout,
+        "timeout_at": now + timedelta(seconds=timeout),
+        "callback_url": body.callback_url,
+        "tags": body.tags,
+        "status": "pending",
+        "broadcast_count": await repository.count_active_members(session, loop_id),
+        "notifications_sent": 0,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        # A savepoint, so that losing an Idempotency-Key race leaves the unit of work usable.
+        async with session.begin_nested():
+            await session.execute(insert(Request).values(**row))
+            if idempotency_key:
+                await session.execute(
+                    insert(IdempotencyKey).values(
+                        id=new_id(),
+                        user_id=user_id,
+                        key=idempotency_key,
+                        body_digest=digest,
+                        request_id=request_id,
+                        created_at=now,
+                    )
+                )
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        existing = await repository.get_idempotency_key(session, user_id=user_id, key=idempotency_key)
+        if existing is None:
+            raise
+        return await _replay(session, existing, digest)
+    await append_event(
+        session,
+        type="request.created",
+        at=now,
+        loop_id=loop_id,
+        request_id=request_id,
+        actor_id=user_id,
+        data={"priority": body.priority, "processing_type": body.processing_type},
+    )
+    created = await repository.get_with_loop(session, request_id)
+    assert created is not None
+    return Created(created[0], replayed=False)
+
+
+async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:
+    """The request if this user created it or manages its loop; members of the loop get a 403, others a 404."""
+    found = await repository.get_with_loop(session, request_id)
+    if found is None:
+        raise NotFound("Request not found")
+    request, loop = found
+    role = await repository.membership_role(session, loop_id=loop.id, user_id=user_id)
+    if request.creator_id == user_id or role in MANAGER_ROLES:
+        return Readable(request, loop, role)
+    if role is not None:
+        raise Forbidden("Access denied to this request")
+    raise NotFound("Request not found")
+
+
+async def cancel(
+    session: AsyncSession, *, readable: Readable, actor_id: str, reason: str | None, now: datetime
+) -> Request:
+    cancelled = await lifecycle.apply(
+        session,
+        lifecycle.CANCEL,
+        request_id=readable.request.id,
+        now=now,
+        actor_id=actor_id,
+        values={"cancelled_at": now, "cancel_reason": reason, "claimed_by": None, "claim_expires_at": None},
+        event_data={"reason": reason} if reason else None,
+    )
+    if cancelled is None:
+        status = await repository.get_status(session, readable.request.id)
+        raise BadRequest("Request cannot be cancelled in current state", f"Request is {status}")
+    return cancelled
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    readable: Readable,
+    body: RequestUpdate,
+    actor_id: str,
+    settings: Settings,
+    now: datetime,
+) -> Request:
+    changes = {name: getattr(body, name) for name in body.model_fields_set if name in UPDATABLE}
+    if not changes and body.status is None:
+        raise BadRequest(
+            "Provide at least one field to update", f"Updatable fields: {', '.join(UPDATABLE)}, status"
+        )
+    current = readable.request
+    if current.status != "pending":
+        raise BadRequest("Only pending requests can be updated", f"Request is {current.status}")
+    if changes:
+        merged = {name: getattr(current, "content_type" if name == "type" else name) for name in UPDATABLE}
+        if "timeout_seconds" not in changes and "processing_type" in changes:
+            merged["timeout_seconds"] = None  # a new processing type brings its own default
+        merged.update(changes)
+        for required in ("processing_type", "type", "priority", "request_text", "response_type", "platform"):
+            if merged.get(required) is None:
+                raise ValidationFailed(f"{required} cannot be removed")
+        if "response_type" in changes and "response_config" not in changes:
+            raise ValidationFailed("response_config is required when response_type changes")
+        if merged.get("response_config") is None:
+            raise ValidationFailed("response_config is required")
+        _, timeout = check_content(merged, settings)
+        values = {("content_type" if k == "type" else k): v for k, v in changes.items()}
+        if "priority" in changes:
+            values["priority_rank"] = PRIORITY_RANK[changes["priority"]]
+        if "title" in changes:
+            values["title"] = _title(merged)
+        elif "request_text" in changes and current.title == _title({"request_text": current.request_text}):
+            values["title"] = _title(
+                {"request_text": merged["request_text"]}
+            )  # the title was derived: follow
+        values["timeout_seconds"] = timeout
+        values["timeout_at"] = current.created_at + timedelta(seconds=timeout)
+        if values["timeout_at"] <= now:
+            raise ValidationFailed("timeout_seconds would put timeout_at in the past")
+        changed = await lifecycle.update_pending(
+            session, request_id=current.id, now=now, actor_id=actor_id, values=values
+        )
+        if changed is None:
+            status = await repository.get_status(session, current.id)
+            raise BadRequest("Only pending requests can be updated", f"Request is {status}")
+        current = changed
+    if body.status == "cancelled":
+        current = await cancel(
+            session,
+            readable=Readable(current, readable.loop, readable.role),
+            actor_id=actor_id,
+            reason=None,
+            now=now,
+        )
+    return current
+
+
+def check_feedback(feedback: dict[str, Any]) -> None:
+    if not feedback:
+        raise ValidationFailed("feedback must not be empty")
+    for name in FEEDBACK_SCORES:
+        if name in feedback:
+            value = feedback[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 5:
+                raise BadRequest(
+                    "Rating values must be between 1 and 5", f"{name} must be a number from 1 to 5"
+                )
+    comment = feedback.get("comment")
+    if comment is not None:
+        if not isinstance(comment, str):
+            raise ValidationFailed("comment must be a string")
+        if len(comment) > 1000:
+            raise BadRequest("Comment exceeds maximum length of 1000 characters")
+    for name in ("would_recommend", "follow_up_needed"):
+        if name in feedback and not isinstance(feedback[name], bool):
+            raise ValidationFailed(f"{name} must be a boolean")
+    tags = feedback.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise ValidationFailed("tags must be an array of strings")
+    if "category" in feedback and feedback["category"] not in FEEDBACK_CATEGORIES:
+        raise ValidationFailed(f"category must be one of: {', '.join(FEEDBACK_CATEGORIES)}")
+    if len(json.dumps(feedback)) > 20_000:
+        raise ValidationFailed("feedback must be at most 20000 bytes of JSON")
+
+
+async def add_feedback(
+    session: AsyncSession, *, readable: Readable, feedback: dict[str, Any], user_id: str, now: datetime
+) -> Feedback:
+    if readable.request.status != "completed":
+        raise BadRequest(
+            "Feedback can only be added to completed requests", f"Request is {readable.request.status}"
+        )
+    check_feedback(feedback)
+    entry = Feedback(
+        id=new_id(), request_id=readable.request.id, user_id=user_id, feedback=feedback, created_at=now
+    )
+    session.add(entry)
+    await session.flush()
+    await append_event(
+        session,
+        type="request.feedback",
+        at=now,
+        loop_id=readable.loop.id,
+        request_id=readable.request.id,
+        actor_id=user_id,
+        data={"feedback_id": entry.id},
+    )
+    return entry

@@ -1,0 +1,285 @@
+"""Every create-request rule of hitl-api.md §3.3.1 and §5, each with its 400 message, on both databases."""
+
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import Owner
+from tests.support.payloads import request_body
+
+OMIT = ...
+
+RULES: list[tuple[dict[str, Any], str, str]] = [
+    ({"processing_type": OMIT}, "Validation failed", "processing_type is required"),
+    (
+        {"processing_type": "soon"},
+        "Validation failed",
+        "processing_type must be one of: time-sensitive, deferred",
+    ),
+    ({"type": OMIT}, "Validation failed", "type is required"),
+    ({"type": "video"}, "Validation failed", "type must be one of: markdown, image"),
+    ({"priority": "urgent"}, "Validation failed", "priority must be one of: low, medium, high, critical"),
+    ({"request_text": OMIT}, "Validation failed", "request_text is required"),
+    ({"request_text": ""}, "Validation failed", "request_text must not be empty"),
+    ({"request_text": "   "}, "Validation failed", "request_text must not be empty"),
+    ({"request_text": "x" * 2001}, "Validation failed", "request_text must be between 1 and 2000 characters"),
+    ({"request_text": 42}, "Validation failed", "request_text must be a string"),
+    ({"type": "image"}, "Validation failed", "image_url is required when type is 'image'"),
+    (
+        {"type": "image", "image_url": "ftp://x/y.png"},
+        "Validation failed",
+        "image_url must be a valid http or https URL",
+    ),
+    (
+        {"timeout_seconds": OMIT},
+        "Validation failed",
+        "timeout_seconds is required for time-sensitive requests",
+    ),
+    ({"timeout_seconds": 59}, "Validation failed", "timeout_seconds must be between 60 and 86400"),
+    ({"timeout_seconds": 86401}, "Validation failed", "timeout_seconds must be between 60 and 86400"),
+    ({"timeout_seconds": "soon"}, "Validation failed", "timeout_seconds must be an integer"),
+    ({"timeout_seconds": 60.5}, "Validation failed", "timeout_seconds must be an integer"),
+    (
+        {"processing_type": "deferred", "timeout_seconds": 30},
+        "Validation failed",
+        "timeout_seconds must be between 60 and 2592000",
+    ),
+    ({"response_type": OMIT}, "Validation failed", "response_type is required"),
+    (
+        {"response_type": "emoji"},
+        "Validation failed",
+        "response_type must be one of: text, single_select, multi_select, rating, number, boolean",
+    ),
+    ({"response_config": OMIT}, "Validation failed", "response_config is required"),
+    ({"response_config": ["Approve"]}, "Validation failed", "response_config must be an object"),
+    (
+        {"response_config": {}},
+        "Invalid response configuration",
+        "options array required for select response type",
+    ),
+    ({"default_response": OMIT}, "Validation failed", "default_response is required"),
+    ({"default_response": None}, "Validation failed", "default_response is required"),
+    (
+        {"platform": "fax"},
+        "Validation failed",
+        "platform must be one of: n8n, zapier, web_portal, api, mobile, webhook, make, sdk, mcp, cli",
+    ),
+    ({"context": "not an object"}, "Validation failed", "context must be an object"),
+    ({"context": {"blob": "x" * 60_000}}, "Validation failed", "context must be at most 50000 bytes of JSON"),
+    (
+        {"callback_url": "http://169.254.169.254/latest/meta-data"},
+        "Validation failed",
+        "callback_url must not point to a link-local or cloud metadata address",
+    ),
+    (
+        {"callback_url": "http://[fe80::1]/hook"},
+        "Validation failed",
+        "callback_url must not point to a link-local or cloud metadata address",
+    ),
+    (
+        {"callback_url": "http://metadata.google.internal/"},
+        "Validation failed",
+        "callback_url must not point to a link-local or cloud metadata address",
+    ),
+    (
+        {"callback_url": "javascript:alert(1)"},
+        "Validation failed",
+        "callback_url must be a valid http or https URL",
+    ),
+    ({"tags": "urgent"}, "Validation failed", "tags must be an array"),
+    ({"title": "t" * 201}, "Validation failed", "title must be at most 200 characters"),
+]
+
+
+@pytest.mark.parametrize(("override", "msg", "data"), RULES, ids=[r[2] for r in RULES])
+def test_create_request_rule(owner: Owner, override: dict[str, Any], msg: str, data: str) -> None:
+    answer = owner.http.post(f"/v1/api/loops/{owner.loop_id}/requests", json=request_body(**override))
+    assert answer.status_code == 400, answer.text
+    assert answer.json() == {"error": True, "msg": msg, "data": data}
+
+
+def test_several_problems_are_reported_together(owner: Owner) -> None:
+    answer = owner.http.post(
+        f"/v1/api/loops/{owner.loop_id}/requests", json=request_body(priority="x", type="y")
+    )
+    assert answer.status_code == 400
+    data = answer.json()["data"]
+    assert "type must be one of: markdown, image" in data
+    assert "priority must be one of: low, medium, high, critical" in data
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "data"),
+    [
+        (b"{not json", "application/json", "Request body is not valid JSON"),
+        (b"[1, 2]", "application/json", "Request body must be a JSON object"),
+        (b"", "application/json", "Request body is required"),
+        (
+            b"name=x",
+            "application/x-www-form-urlencoded",
+            "Send the body as JSON with Content-Type: application/json (got application/x-www-form-urlencoded)",
+        ),
+    ],
+)
+def test_unreadable_bodies_are_refused(owner: Owner, raw: bytes, content_type: str, data: str) -> None:
+    answer = owner.http.post(
+        f"/v1/api/loops/{owner.loop_id}/requests", content=raw, headers={"Content-Type": content_type}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["msg"] == "Invalid request body"
+    assert answer.json()["data"].startswith(data)
+
+
+def test_defaults_for_optional_fields(owner: Owner) -> None:
+    body = request_body(
+        priority=OMIT,
+        platform=OMIT,
+        processing_type="deferred",
+        timeout_seconds=OMIT,
+        callback_url=OMIT,
+        context=OMIT,
+    )
+    created = owner.http.post(f"/v1/api/loops/{owner.loop_id}/requests", json=body)
+    assert created.status_code == 201, created.text
+    request = owner.http.get(created.json()["data"]["polling_url"]).json()["data"]
+    assert request["priority"] == "medium"
+    assert request["platform"] == "api"
+    assert request["timeout_seconds"] == 30 * 86400
+    assert request["title"] == body["request_text"]
+    assert request["context"] is None and request["callback_url"] is None
+
+
+def test_private_and_loopback_callbacks_are_allowed_by_default(owner: Owner) -> None:
+    for url in ("http://127.0.0.1:9000/hook", "http://10.1.2.3/hook", "http://n8n.internal:5678/webhook/x"):
+        answer = owner.http.post(
+            f"/v1/api/loops/{owner.loop_id}/requests", json=request_body(callback_url=url)
+        )
+        assert answer.status_code == 201, answer.text
+
+
+# Every response type in both config dialects (hitl-api.md §5), each with a default it must accept.
+VALID_TYPES: list[tuple[str, dict[str, Any], Any]] = [
+    ("text", {}, "No decision"),
+    (
+        "text",
+        {
+            "placeholder": "Enter your response...",
+            "min_length": 0,
+            "max_length": 1000,
+            "required": True,
+            "prompt": "",
+        },
+        "",
+    ),
+    ("single_select", {"options": ["Approve", "Reject"]}, "Reject"),
+    (
+        "single_select",
+        {
+            "options": [
+                {"value": "approve", "label": "✅ Approve", "color": "#16a34a"},
+                {"value": "reject", "label": "❌ Reject"},
+            ],
+            "required": True,
+        },
+        "reject",
+    ),
+    (
+        "multi_select",
+        {"options": ["Spam", "Abuse", "Off-topic"], "min_selections": 1, "max_selections": 2},
+        [],
+    ),
+    (
+        "multi_select",
+        {
+            "prompt": "",
+            "options": [{"value": "spam", "label": "Spam"}, {"value": "abuse", "label": "Abuse"}],
+            "required": True,
+            "min_selections": 1,
+            "max_selections": 2,
+        },
+        ["spam"],
+    ),
+    (
+        "rating",
+        {"scale_min": 1, "scale_max": 5, "scale_step": 0.5, "labels": {"1": "Poor", "5": "Great"}},
+        3.5,
+    ),
+    ("rating", {"prompt": "", "min": 1, "max": 10, "required": True}, 5),
+    ("rating", {"scale_max": 5}, 3),
+    ("number", {"min_value": 0, "max_value": 1000, "decimal_places": 2, "prefix": "$"}, 12.5),
+    ("number", {"min": 0, "max": 100}, 0),
+    (
+        "number",
+        {
+            "required": True,
+            "prompt": "",
+            "min_value": 0,
+            "max_value": 1000000,
+            "decimal_places": 0,
+            "allow_negative": False,
+        },
+        10,
+    ),
+    ("boolean", {"true_label": "Approve", "false_label": "Reject"}, False),
+    ("boolean", {"prompt": "", "required": True}, "no"),
+]
+
+
+@pytest.mark.parametrize(("response_type", "config", "default"), VALID_TYPES)
+def test_every_response_type_in_both_dialects(
+    owner: Owner, response_type: str, config: dict[str, Any], default: Any
+) -> None:
+    body = request_body(response_type=response_type, response_config=config, default_response=default)
+    answer = owner.http.post(f"/v1/api/loops/{owner.loop_id}/requests", json=body)
+    assert answer.status_code == 201, answer.text
+    stored = owner.http.get(answer.json()["data"]["polling_url"]).json()["data"]
+    assert stored["response_type"] == response_type
+    assert stored["response_config"] == config  # echoed unchanged, whichever dialect
+    assert stored["default_response"] == default
+
+
+INVALID_TYPES: list[tuple[str, dict[str, Any], Any, str, str]] = [
+    ("single_select", {"options": []}, "x", "Invalid response configuration", "options"),
+    (
+        "single_select",
+        {"options": ["A", "A"]},
+        "A",
+        "Invalid response configuration",
+        "duplicate option value: A",
+    ),
+    ("single_select", {"options": ["Approve", "Reject"]}, "Maybe", "Validation failed", "default_response"),
+    (
+        "multi_select",
+        {"options": ["A", "B"], "min_selections": 3},
+        [],
+        "Invalid response configuration",
+        "min_selections",
+    ),
+    ("multi_select", {"options": ["A", "B"]}, ["C"], "Validation failed", "default_response"),
+    ("rating", {"scale_min": 5, "scale_max": 1}, 3, "Invalid response configuration", "scale_max"),
+    ("rating", {"scale_min": 1, "scale_max": 5}, 9, "Validation failed", "default_response"),
+    ("rating", {"scale_min": 1, "scale_max": 5, "scale_step": 1}, 2.5, "Validation failed", "step"),
+    ("number", {"min_value": 10, "max_value": 1}, 5, "Invalid response configuration", "max_value"),
+    (
+        "number",
+        {"min_value": 0, "max_value": 10, "decimal_places": 0},
+        1.5,
+        "Validation failed",
+        "decimal places",
+    ),
+    ("number", {"min_value": 0, "max_value": 10}, "lots", "Validation failed", "default_response"),
+    ("text", {"max_length": 0}, "x", "Invalid response configuration", "max_length"),
+    ("text", {"max_length": 5}, "too long", "Validation failed", "default_response"),
+    ("boolean", {}, "perhaps", "Validation failed", "default_response"),
+]
+
+
+@pytest.mark.parametrize(("response_type", "config", "default", "msg", "fragment"), INVALID_TYPES)
+def test_bad_configs_and_defaults_are_refused(
+    owner: Owner, response_type: str, config: dict[str, Any], default: Any, msg: str, fragment: str
+) -> None:
+    body = request_body(response_type=response_type, response_config=config, default_response=default)
+    answer = owner.http.post(f"/v1/api/loops/{owner.loop_id}/requests", json=body)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["msg"] == msg
+    assert fragment in answer.json()["data"]

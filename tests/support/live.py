@@ -1,0 +1,111 @@
+"""A real OpenHITL server on loopback, in a thread, on a database of the test's choosing."""
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from openhitl.accounts import service as accounts
+from openhitl.app import create_app
+from openhitl.config import Settings
+from openhitl.kit.ids import new_id
+from openhitl.kit.state import AppState
+from openhitl.loops.models import Membership
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: str
+    email: str
+    key: str
+
+
+class LiveServer:
+    def __init__(self, settings: Settings, *, backend: str) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings)
+        self.state: AppState = self.app.state.openhitl
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._serve, name=f"openhitl-{backend}", daemon=True)
+        self._counter = 0
+
+    def _serve(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def start(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's own event loop (its database pools live there)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
+
+    def account(self, name: str | None = None) -> Account:
+        self._counter += 1
+        email = f"{name or 'user'}-{self._counter}-{new_id()[-8:]}@example.com"
+
+        async def create() -> Account:
+            now = self.state.clock.now()
+            async with self.state.db.write() as session:
+                user = await accounts.get_or_create_user(session, email=email, name=name, now=now)
+                issued = await accounts.issue_api_key(
+                    session, user=user, name="test", secret_key=self.settings.resolved_secret_key, now=now
+                )
+            return Account(user_id=user.id, email=email, key=issued.secret)
+
+        return self.run(create())
+
+    def add_member(self, loop_id: str, user_id: str, *, role: str = "member", status: str = "active") -> None:
+        """Puts someone in a loop directly (joining through the API belongs to the reviewer side)."""
+
+        async def add() -> None:
+            now = self.state.clock.now()
+            async with self.state.db.write() as session:
+                session.add(
+                    Membership(
+                        id=new_id(),
+                        loop_id=loop_id,
+                        user_id=user_id,
+                        role=role,
+                        status=status,
+                        joined_at=now if status == "active" else None,
+                        created_at=now,
+                    )
+                )
+
+        self.run(add())
+
+    def client(self, account: Account | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {account.key}"} if account else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
