@@ -64,6 +64,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         description="Self-hosted human-in-the-loop server speaking the HITL.sh API. Every route under /v1/api "
         "also answers under /v1 and /api/v1.",
         lifespan=lifespan,
+        # The bundled docs pages load their scripts from a CDN; the server must work offline.
+        docs_url=None,
+        redoc_url=None,
         generate_unique_id_function=operation_id,
     )
     app.state.openhitl = state

@@ -60,7 +60,7 @@ def openapi() -> None:
     from openhitl.app import create_app
 
     with tempfile.TemporaryDirectory() as scratch:  # no database is opened; the app just needs a URL
-        app = create_app(Settings(data_dir=scratch, secret_key="unused"))  # type: ignore[arg-type]
+        app = create_app(Settings(data_dir=scratch, secret_key="unused"))
         typer.echo(json.dumps(app.openapi(), indent=2, ensure_ascii=False))
 
 

@@ -19,10 +19,14 @@ def check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, *, all
         address = address.ipv4_mapped
     if address in METADATA_ADDRESSES or address.is_link_local:
         raise UnsafeTarget("must not point to a link-local or cloud metadata address")
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
+    if address.is_multicast or address.is_unspecified:
         raise UnsafeTarget("must point to a unicast address")
-    if not allow_private and (address.is_loopback or address.is_private):
-        raise UnsafeTarget("must not point to a loopback or private address on this server")
+    if address.is_loopback or address.is_private:
+        if not allow_private:
+            raise UnsafeTarget("must not point to a loopback or private address on this server")
+        return
+    if address.is_reserved:  # checked after loopback: ::1 sits in a reserved block
+        raise UnsafeTarget("must point to a unicast address")
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
