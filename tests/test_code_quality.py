@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     "command",
     [
-        [sys.executable, "-m", "ruff", "check", "src", "tests", "bench"],
-        [sys.executable, "-m", "ruff", "format", "--check", "src", "tests", "bench"],
+        [sys.executable, "-m", "ruff", "check"],
+        [sys.executable, "-m", "ruff", "format", "--check"],
         [sys.executable, "-m", "mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],

@@ -1,0 +1,71 @@
+"""The one Alembic tree builds the models' schema on both databases, and goes down and up again."""
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from openhitl.kit.db import normalise_url
+from openhitl.migrations import alembic_config, upgrade
+from openhitl.models import metadata
+from tests.conftest import BACKENDS
+from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    name, url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+def schema_differences(url: str) -> tuple[list[Any], set[str]]:
+    async def inspect_schema() -> tuple[list[Any], set[str]]:
+        engine = create_async_engine(normalise_url(url))
+        try:
+            async with engine.connect() as connection:
+
+                def compare(sync_connection: Any) -> tuple[list[Any], set[str]]:
+                    context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
+                    tables = set(inspect(sync_connection).get_table_names())
+                    return compare_metadata(context, metadata), tables
+
+                return await connection.run_sync(compare)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(inspect_schema())
+
+
+def test_migrations_build_exactly_the_models_schema(empty_database: str) -> None:
+    upgrade(empty_database)
+    differences, tables = schema_differences(empty_database)
+    assert differences == []
+    assert set(metadata.tables) <= tables
+
+
+def test_migrations_go_down_and_up_again(empty_database: str) -> None:
+    upgrade(empty_database)
+    command.downgrade(alembic_config(empty_database), "base")
+    _, tables = schema_differences(empty_database)
+    assert tables <= {"alembic_version"}
+    upgrade(empty_database)
+    assert schema_differences(empty_database)[0] == []
+
+
+def test_upgrading_twice_is_harmless(empty_database: str) -> None:
+    upgrade(empty_database)
+    upgrade(empty_database)
+    assert schema_differences(empty_database)[0] == []
