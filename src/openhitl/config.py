@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     callback_allow_private: bool = True
     db_pool_size: int = Field(10, ge=1)
 
+    # Reviewers and accounts.
+    email_from: str = "OpenHITL <openhitl@localhost>"
+    session_days: int = Field(30, ge=1)
+    login_link_minutes: int = Field(15, ge=1)
+    invitation_days: int = Field(7, ge=1)
+    # Guessing guards: attempts per minute, per user and per client address.
+    join_attempts_per_minute: int = Field(10, ge=1)
+    join_attempts_per_minute_per_address: int = Field(30, ge=1)
+    login_attempts_per_minute: int = Field(10, ge=1)
+    # Background delivery (the outbox worker).
+    worker_enabled: bool = True
+    worker_poll_seconds: float = Field(1.0, gt=0)
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:

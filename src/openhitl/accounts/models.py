@@ -38,3 +38,32 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its digest."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class LoginLink(Base):
+    """A single-use sign-in link sent by email."""
+
+    __tablename__ = "login_links"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    next_path: Mapped[str] = mapped_column(String(500), default="/")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

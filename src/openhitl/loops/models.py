@@ -43,3 +43,19 @@ class Membership(Base):
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_active: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Invitation(Base):
+    """An emailed invitation: a pending membership until the invitee signs in or follows the link."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    loop_id: Mapped[str] = mapped_column(ForeignKey("loops.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str | None] = mapped_column(String(24), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -1,9 +1,10 @@
 """Alembic environment: async engines, batch mode for SQLite, an advisory lock on PostgreSQL."""
 
 import asyncio
+from typing import Any
 
 from alembic import context
-from sqlalchemy import text
+from sqlalchemy import JSON, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -14,11 +15,20 @@ from openhitl.models import metadata
 MIGRATION_LOCK_ID = 0x6F68_6974
 
 
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Autogenerate writes our portable JSON column as `JSONType`, not its dialect variants."""
+    if type_ == "type" and isinstance(obj, JSON):
+        autogen_context.imports.add("from openhitl.kit.types import JSONType")
+        return "JSONType"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
         render_as_batch=True,
+        render_item=_render_item,
         compare_type=True,
         transaction_per_migration=True,
     )

@@ -76,7 +76,7 @@ class Response(Base):
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     response_data: Mapped[Any] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
