@@ -13,13 +13,16 @@ from tests.support.live import LiveServer
 BACKENDS = ["sqlite", "postgres"]
 
 
+# Every test client comes from 127.0.0.1: per-address guessing guards are opened up, except where tested.
+TEST_DEFAULTS: dict[str, object] = {
+    "join_attempts_per_minute_per_address": 100_000,
+    "login_attempts_per_minute": 100_000,
+}
+
+
 def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        secret_key="test-secret-key",
-        **overrides,  # type: ignore[arg-type]
-    )
+    values = {**TEST_DEFAULTS, **overrides}
+    return Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret-key", **values)  # type: ignore[arg-type]
 
 
 def start_server(

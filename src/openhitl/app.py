@@ -1,9 +1,11 @@
 """The application factory: settings in, a FastAPI app with every route and its lifespan out."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -11,18 +13,24 @@ from pydantic import BaseModel
 
 import openhitl
 from openhitl.accounts.router import router as accounts_router
+from openhitl.accounts.signin import router as signin_router
 from openhitl.config import Settings
+from openhitl.delivery.email import EMAIL_KIND, email_handler, email_sender
+from openhitl.delivery.worker import OutboxWorker
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.kit.http import RequestContextMiddleware, install_error_handlers
-from openhitl.kit.ratelimit import RateLimiter
+from openhitl.kit.ratelimit import RateLimiter, Throttle
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
 from openhitl.requests.router import router as requests_router
+from openhitl.reviewers.router import router as reviewers_router
 
 # HITL.sh clients use /v1/api (production), /v1 (the OpenAPI reference) and /api/v1 (newer clients).
 API_PREFIXES = ("/v1/api", "/v1", "/api/v1")
+SHUTDOWN_GRACE_SECONDS = 10
+log = structlog.get_logger("openhitl.app")
 
 
 class Health(BaseModel):
@@ -39,23 +47,44 @@ def api_router() -> APIRouter:
     api.include_router(accounts_router)
     api.include_router(loops_router)
     api.include_router(requests_router)
+    api.include_router(reviewers_router)
     return api
+
+
+def build_worker(state: AppState) -> OutboxWorker:
+    """The background worker with a handler for every kind of side effect the server produces."""
+    settings = state.settings
+    handlers = {EMAIL_KIND: email_handler(email_sender(settings), settings.email_from)}
+    return OutboxWorker(state.db, state.clock, handlers, poll_seconds=settings.worker_poll_seconds)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+    rate_limiter = RateLimiter(settings.rate_limit_per_hour, settings.redis_url)
     state = AppState(
         settings=settings,
         db=Database(settings.resolved_database_url, pool_size=settings.db_pool_size),
         clock=clock or Clock(),
-        rate_limiter=RateLimiter(settings.rate_limit_per_hour, settings.redis_url),
+        rate_limiter=rate_limiter,
+        throttle=Throttle(rate_limiter.storage),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker_task = None
+        if settings.worker_enabled:
+            worker = build_worker(state)
+            worker_task = asyncio.create_task(worker.run(stop), name="openhitl-outbox-worker")
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                try:  # the current batch may finish; a hung delivery may not hold up shutdown
+                    await asyncio.wait_for(worker_task, timeout=SHUTDOWN_GRACE_SECONDS)
+                except TimeoutError:
+                    log.warning("outbox worker did not stop in time; cancelled")
             await state.db.dispose()
 
     app = FastAPI(
@@ -85,6 +114,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for index, prefix in enumerate(API_PREFIXES):
         app.include_router(api, prefix=prefix, include_in_schema=index == 0)
     app.include_router(qr_router)
+    app.include_router(signin_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> Health:

@@ -1,9 +1,8 @@
 """Every table, imported in one place so metadata (and Alembic) sees them all."""
 
-from openhitl.accounts.models import ApiKey, LoginLink, User, WebSession
-from openhitl.delivery.models import OutboxMessage
+from openhitl.accounts.models import ApiKey, User
 from openhitl.kit.db import Base
-from openhitl.loops.models import Invitation, Loop, Membership
+from openhitl.loops.models import Loop, Membership
 from openhitl.realtime.models import Event
 from openhitl.requests.models import Feedback, IdempotencyKey, Request, Response
 

@@ -17,6 +17,7 @@ from openhitl.config import Settings
 from openhitl.kit.ids import new_id
 from openhitl.kit.state import AppState
 from openhitl.loops.models import Membership
+from tests.support.clock import ShiftedClock
 
 T = TypeVar("T")
 
@@ -40,7 +41,8 @@ class LiveServer:
         self.backend = backend
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(settings)
+        self.clock = ShiftedClock()
+        self.app = create_app(settings, clock=self.clock)
         self.state: AppState = self.app.state.openhitl
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")
         self.server = uvicorn.Server(config)

@@ -1,13 +1,14 @@
 """Who is calling: Bearer API keys (and, later, web sessions) resolved to a Principal."""
 
+import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
-from openhitl.accounts import repository
+from openhitl.accounts import repository, sessions
 from openhitl.kit.crypto import token_digest
 from openhitl.kit.errors import Forbidden, TooManyRequests, Unauthorized
 from openhitl.kit.ratelimit import RateLimitState
@@ -25,18 +26,27 @@ class Principal:
     api_key_id: str | None
     permissions: tuple[str, ...] = field(default_factory=tuple)
     rate_limit: RateLimitState | None = None
+    session_id: str | None = None
+    csrf_token: str | None = None
+
+    @property
+    def via_session(self) -> bool:
+        return self.session_id is not None
 
 
-def _bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADER = "x-csrf-token"
+
+
+def _bearer_token(header: str) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Missing or invalid authorization header")
     return token.strip()
 
 
-async def authenticate(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
-    token = _bearer_token(request)
+async def _from_api_key(request: Request, state: AppState, header: str) -> Principal:
+    token = _bearer_token(header)
     digest = token_digest(state.settings.resolved_secret_key, token)
     now = state.clock.now()
     async with state.db.read() as session:
@@ -75,6 +85,46 @@ async def authenticate(request: Request, state: Annotated[AppState, Depends(app_
     )
 
 
+async def _from_session(request: Request, state: AppState, token: str) -> Principal:
+    now = state.clock.now()
+    async with state.db.read() as session:
+        row = await sessions.find(session, token=token, settings=state.settings)
+    if row is None or row.expires_at <= now:
+        raise Unauthorized("Session expired or signed out; sign in again")
+    if row.status != "active":
+        raise Forbidden("Account suspended")
+    # Cookies ride along on cross-site requests; a changing request must prove it came from our pages.
+    if request.method in UNSAFE_METHODS and not hmac.compare_digest(
+        request.headers.get(CSRF_HEADER, ""), row.csrf_token
+    ):
+        raise Forbidden(
+            "Missing or invalid CSRF token", f"Send the session's csrf_token in the {CSRF_HEADER} header"
+        )
+    if row.last_seen_at < now - sessions.REFRESH_AFTER:
+        async with state.db.write() as session:
+            await sessions.refresh(session, session_id=row.session_id, settings=state.settings, now=now)
+    return Principal(
+        user_id=row.user_id,
+        email=row.email,
+        name=row.name,
+        is_admin=row.is_admin,
+        api_key_id=None,
+        session_id=row.session_id,
+        csrf_token=row.csrf_token,
+    )
+
+
+async def authenticate(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
+    """A Bearer API key, or else the session cookie of a signed-in browser."""
+    header = request.headers.get("authorization")
+    if header:
+        return await _from_api_key(request, state, header)
+    cookie = request.cookies.get(sessions.SESSION_COOKIE)
+    if cookie:
+        return await _from_session(request, state, cookie)
+    raise Unauthorized("Missing or invalid authorization header")
+
+
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.api_key_id is not None and permission not in principal.permissions:
@@ -89,13 +139,3 @@ LoopsRead = Annotated[Principal, Depends(require("loops:read"))]
 LoopsWrite = Annotated[Principal, Depends(require("loops:write"))]
 RequestsRead = Annotated[Principal, Depends(require("requests:read"))]
 RequestsWrite = Annotated[Principal, Depends(require("requests:write"))]
-
-__all__: list[Any] = [
-    "CurrentPrincipal",
-    "LoopsRead",
-    "LoopsWrite",
-    "Principal",
-    "RequestsRead",
-    "RequestsWrite",
-    "authenticate",
-]

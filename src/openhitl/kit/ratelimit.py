@@ -6,7 +6,9 @@ Counters live in memory, or in Redis when OPENHITL_REDIS_URL is set (then they a
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,13 @@ class RateLimiter:
         reset_at = next_hour(now)
         used = await self.storage.get(self._key(subject, reset_at))
         return RateLimitState(self.per_hour, int(used or 0), reset_at)
+
+
+class Throttle:
+    """Guards against guessing (invite codes, passwords): N attempts per minute per key, moving window."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.limiter = MovingWindowRateLimiter(storage)
+
+    async def allow(self, scope: str, key: str, per_minute: int) -> bool:
+        return await self.limiter.hit(RateLimitItemPerMinute(per_minute), "openhitl-throttle", scope, key)

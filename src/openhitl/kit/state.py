@@ -7,7 +7,7 @@ from fastapi import Request
 from openhitl.config import Settings
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
-from openhitl.kit.ratelimit import RateLimiter
+from openhitl.kit.ratelimit import RateLimiter, Throttle
 
 
 @dataclass
@@ -16,6 +16,7 @@ class AppState:
     db: Database
     clock: Clock
     rate_limiter: RateLimiter
+    throttle: Throttle
 
 
 def app_state(request: Request) -> AppState:

@@ -13,11 +13,15 @@ from openhitl.kit.errors import NotFound
 from openhitl.kit.ids import ID_PATTERN
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.kit.urls import join_url, public_base_url, qr_code_url
-from openhitl.loops import repository, service
+from openhitl.loops import invitations, repository, service
 from openhitl.loops.models import Loop, Membership
 from openhitl.loops.qr import qr_data_url, qr_png
 from openhitl.loops.schemas import (
     DeletedData,
+    InvitationOutcome,
+    InvitationsCreate,
+    InvitationsSent,
+    InviteCode,
     LoopCreate,
     LoopCreated,
     LoopDeleted,
@@ -27,11 +31,14 @@ from openhitl.loops.schemas import (
     LoopSettings,
     LoopUpdate,
     MemberList,
+    MemberOne,
     MemberRead,
     MemberRemoved,
+    MemberRoleUpdate,
     MemberStatistics,
 )
 from openhitl.loops.service import LoopAccess
+from openhitl.reviewers import service as reviewer_service
 
 router = APIRouter(tags=["loops"])
 qr_router = APIRouter(tags=["loops"])
@@ -218,3 +225,70 @@ async def loop_qr_code(
         raise NotFound("Invite code not found")
     png = qr_png(join_url(public_base_url(request, state.settings), code))
     return HTTPResponse(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.post("/loops/{loop_id}/invitations", status_code=201, responses=COMMON_ERRORS)
+async def invite_members(
+    loop_id: LoopId,
+    body: InvitationsCreate,
+    principal: LoopsWrite,
+    session: WriteSession,
+    state: State,
+    request: Request,
+) -> Envelope[InvitationsSent]:
+    """Email people a link to join; they show as pending members until they accept."""
+    access = await service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
+    outcomes = await invitations.invite(
+        session,
+        loop=access.loop,
+        emails=body.emails,
+        invited_by=principal.user_id,
+        inviter_name=principal.name,
+        base_url=public_base_url(request, state.settings),
+        settings=state.settings,
+        now=state.clock.now(),
+    )
+    items = [InvitationOutcome(email=o.email, status=o.status, expires_at=o.expires_at) for o in outcomes]
+    return ok(InvitationsSent(loop_id=loop_id, invitations=items, count=len(items)), "Invitations sent")
+
+
+@router.post("/loops/{loop_id}/invite-code", responses=COMMON_ERRORS)
+async def regenerate_invite_code(
+    loop_id: LoopId, principal: LoopsWrite, session: WriteSession, state: State, request: Request
+) -> Envelope[InviteCode]:
+    """Replace the loop's invite code; the old code, link and QR code stop working at once."""
+    access = await service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
+    code = await reviewer_service.regenerate_invite_code(
+        session, access=access, actor_id=principal.user_id, now=state.clock.now()
+    )
+    base = public_base_url(request, state.settings)
+    link = join_url(base, code)
+    return ok(
+        InviteCode(
+            loop_id=loop_id,
+            invite_code=code,
+            join_url=link,
+            qr_code_url=qr_code_url(base, code),
+            qr_code_base64=qr_data_url(link),
+        ),
+        "Invite code regenerated",
+    )
+
+
+@router.put("/loops/{loop_id}/members/{user_id}", responses=COMMON_ERRORS)
+async def update_member(
+    loop_id: LoopId,
+    user_id: UserId,
+    body: MemberRoleUpdate,
+    principal: LoopsWrite,
+    session: WriteSession,
+    state: State,
+) -> Envelope[MemberOne]:
+    """Make a member an admin (who may create requests and see all of the loop's), or a member again."""
+    access = await service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
+    await reviewer_service.set_role(
+        session, access=access, user_id=user_id, role=body.role, now=state.clock.now()
+    )
+    rows = (await repository.members_of(session, [loop_id])).get(loop_id, [])
+    member = next(member_read(m, u) for m, u in rows if u.id == user_id)
+    return ok(MemberOne(loop_id=loop_id, member=member), "Member updated successfully")

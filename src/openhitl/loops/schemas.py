@@ -1,7 +1,7 @@
 """Loop request and response shapes (HITL.sh §3.2, §4.1, §4.2)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -127,3 +127,36 @@ class MemberRemoved(BaseModel):
     loop_id: str
     user_id: str
     removed_at: datetime
+
+
+class InvitationsCreate(BaseModel):
+    emails: list[str] = Field(description="Up to 50 addresses; each gets a 7-day link to join")
+
+
+class InvitationOutcome(BaseModel):
+    email: str
+    status: str = Field(description="invited, or already_member")
+    expires_at: datetime | None
+
+
+class InvitationsSent(BaseModel):
+    loop_id: str
+    invitations: list[InvitationOutcome]
+    count: int
+
+
+class InviteCode(BaseModel):
+    loop_id: str
+    invite_code: str
+    join_url: str
+    qr_code_url: str
+    qr_code_base64: str
+
+
+class MemberRoleUpdate(BaseModel):
+    role: Literal["admin", "member"]
+
+
+class MemberOne(BaseModel):
+    loop_id: str
+    member: MemberRead

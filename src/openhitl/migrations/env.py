@@ -1,9 +1,10 @@
 """Alembic environment: async engines, batch mode for SQLite, an advisory lock on PostgreSQL."""
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import JSON, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -15,7 +16,7 @@ from openhitl.models import metadata
 MIGRATION_LOCK_ID = 0x6F68_6974
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Autogenerate writes our portable JSON column as `JSONType`, not its dialect variants."""
     if type_ == "type" and isinstance(obj, JSON):
         autogen_context.imports.add("from openhitl.kit.types import JSONType")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.realtime.events import append_event
@@ -41,12 +41,17 @@ async def apply(
     actor_id: str | None,
     values: dict[str, Any] | None = None,
     where: tuple[ColumnElement[bool], ...] = (),
+    condition: ColumnElement[bool] | None = None,
     event_data: dict[str, Any] | None = None,
 ) -> Request | None:
-    """Move one request along `transition`; None when its current state does not allow it."""
+    """Move one request along `transition`; None when its current state does not allow it.
+
+    `condition` replaces the plain "status is one of the sources" guard where a lease matters.
+    """
+    guard = condition if condition is not None else Request.status.in_(transition.sources)
     statement = (
         update(Request)
-        .where(Request.id == request_id, Request.status.in_(transition.sources), *where)
+        .where(Request.id == request_id, guard, *where)
         .values(
             status=transition.target,
             previous_status=Request.status,  # SET sees the old row, so this keeps where we came from
@@ -70,6 +75,24 @@ async def apply(
         data={"from": moved.previous_status, "to": transition.target, **(event_data or {})},
     )
     return moved
+
+
+def open_to(user_id: str, now: datetime) -> ColumnElement[bool]:
+    """Answerable or claimable by this user: unclaimed, claimed by them, or a claim whose lease ran out."""
+    return and_(
+        Request.timeout_at > now,
+        or_(
+            Request.status == "pending",
+            and_(
+                Request.status == "claimed",
+                or_(Request.claimed_by == user_id, Request.claim_expires_at <= now),
+            ),
+        ),
+    )
+
+
+def held_by(user_id: str, now: datetime) -> ColumnElement[bool]:
+    return and_(Request.status == "claimed", Request.claimed_by == user_id, Request.claim_expires_at > now)
 
 
 async def update_pending(

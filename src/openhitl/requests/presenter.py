@@ -18,7 +18,8 @@ from openhitl.requests.schemas import (
 POLLING_PATH = "/v1/api/requests/{id}"
 
 
-def _plain(request: Request) -> object:
+def plain_answer(request: Request) -> object:
+    """The plain value of a request's answer: option value, list of values, number, bool or text."""
     if request.response_data is None:
         return None
     try:
@@ -64,7 +65,7 @@ def summary(request: Request, *, loop_name: str | None, responder: User | None) 
         else None,
         response_at=request.response_at,
         response_data=request.response_data,
-        response_value=_plain(request),
+        response_value=plain_answer(request),
         response_time_seconds=request.response_time_seconds,
         cancelled_at=request.cancelled_at,
         cancel_reason=request.cancel_reason,

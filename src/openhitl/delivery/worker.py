@@ -1,0 +1,169 @@
+"""The outbox worker: claims due messages under a lease, delivers them outside any transaction, records outcomes."""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from openhitl.delivery import outbox
+from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure
+from openhitl.kit.clock import Clock
+from openhitl.kit.db import Database
+
+Handler = Callable[[ClaimedMessage], Awaitable[None]]
+
+logger = structlog.get_logger("openhitl.outbox")
+
+ERROR_BACKOFF_MIN_SECONDS = 0.2
+ERROR_BACKOFF_MAX_SECONDS = 5.0
+# When something is due but another worker holds it, look again soon rather than at once.
+RACE_PAUSE_SECONDS = 0.05
+
+
+class OutboxWorker:
+    """One worker per process is enough; several (in one or many processes) share the work safely."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        handlers: Mapping[str, Handler],
+        *,
+        batch_size: int = 50,
+        lease_seconds: float = 60,
+        poll_seconds: float = 1.0,
+        concurrency: int = 16,
+        delivery_timeout_seconds: float = 30.0,
+    ) -> None:
+        if not handlers:
+            raise ValueError("an outbox worker needs at least one handler")
+        if not 0 < delivery_timeout_seconds < lease_seconds:
+            raise ValueError("delivery_timeout_seconds must be positive and shorter than lease_seconds")
+        self.db = db
+        self.clock = clock
+        self.handlers = dict(handlers)
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds)
+        self.poll_seconds = poll_seconds
+        self.delivery_timeout_seconds = delivery_timeout_seconds
+        self._kinds = sorted(self.handlers)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """A hint that something was enqueued (call it after the commit, on the worker's event loop)."""
+        self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Delivers until `stop` is set; sleeps while nothing is due, and never dies of a failure."""
+        backoff = ERROR_BACKOFF_MIN_SECONDS
+        while not stop.is_set():
+            self._wakeup.clear()
+            try:
+                if await self.run_once():
+                    backoff = ERROR_BACKOFF_MIN_SECONDS
+                    continue
+                async with self.db.read() as session:
+                    next_due = await outbox.next_due_at(session, kinds=self._kinds)
+            except Exception:
+                logger.exception("outbox.worker_error", retry_in_seconds=backoff)
+                await self._sleep(backoff, stop)
+                backoff = min(backoff * 2, ERROR_BACKOFF_MAX_SECONDS)
+                continue
+            backoff = ERROR_BACKOFF_MIN_SECONDS
+            await self._sleep(self._idle_seconds(next_due), stop)
+
+    async def run_once(self) -> int:
+        """Claims one batch, delivers it and records every outcome. Returns how many were claimed."""
+        async with self.db.write() as session:
+            claimed = await outbox.claim_due(
+                session, kinds=self._kinds, now=self.clock.now(), lease=self.lease, limit=self.batch_size
+            )
+        if claimed:
+            await asyncio.gather(*(self._deliver(message) for message in claimed))
+        return len(claimed)
+
+    def _idle_seconds(self, next_due: datetime | None) -> float:
+        if next_due is None:
+            return self.poll_seconds
+        wait = (next_due - self.clock.now()).total_seconds()
+        return min(max(wait, RACE_PAUSE_SECONDS), self.poll_seconds)
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+        woken = asyncio.ensure_future(self._wakeup.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({woken, stopped}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            stopped.cancel()
+
+    async def _deliver(self, message: ClaimedMessage) -> None:
+        log = logger.bind(message_id=message.id, kind=message.kind, attempt=message.attempt)
+        async with self._slots:
+            lease_left = (message.locked_until - self.clock.now()).total_seconds()
+            if lease_left <= self.delivery_timeout_seconds:
+                # It waited so long for a slot that its lease could run out mid-delivery: hand it back.
+                await self._release(log, message)
+                return
+            error: str | None = None
+            permanent = False
+            deadline = asyncio.timeout(self.delivery_timeout_seconds)
+            try:
+                async with deadline:
+                    await self.handlers[message.kind](message)
+            except PermanentFailure as exc:
+                error, permanent = _describe(exc), True
+            except Exception as exc:
+                error = (
+                    f"timed out after {self.delivery_timeout_seconds:g} s"
+                    if deadline.expired()
+                    else _describe(exc)
+                )
+            # Inside the slot: `concurrency` bounds database connections as well as deliveries.
+            await self._record_outcome(log, message, error=error, permanent=permanent)
+
+    async def _release(self, log: Any, message: ClaimedMessage) -> None:
+        try:
+            async with self.db.write() as session:
+                await outbox.release(session, message=message)
+        except Exception:
+            log.exception("outbox.release_failed")
+
+    async def _record_outcome(
+        self, log: Any, message: ClaimedMessage, *, error: str | None, permanent: bool
+    ) -> None:
+        now = self.clock.now()
+        try:
+            async with self.db.write() as session:
+                if error is None:
+                    applied = await outbox.mark_done(session, message=message, now=now)
+                    retry_at = None
+                else:
+                    delay = None if permanent else outbox.retry_delay(message.attempt)
+                    retry_at = None if delay is None else now + delay
+                    if retry_at is None:
+                        applied = await outbox.mark_failed(session, message=message, error=error, now=now)
+                    else:
+                        applied = await outbox.schedule_retry(
+                            session, message=message, error=error, run_at=retry_at
+                        )
+        except Exception:
+            # The lease runs out and the message is delivered again: at-least-once, never lost.
+            log.exception("outbox.record_failed", error=error)
+            return
+        if not applied:
+            log.warning("outbox.lease_lost", error=error)
+        elif error is None:
+            log.debug("outbox.delivered")
+        elif retry_at is not None:
+            log.warning("outbox.retry_scheduled", error=error, run_at=retry_at.isoformat())
+        else:
+            log.error("outbox.failed", error=error, permanent=permanent)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

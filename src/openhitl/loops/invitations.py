@@ -1,0 +1,161 @@
+"""Email invitations: a pending membership, a single-use link, accepted on sign-in or by the link."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.accounts import service as accounts
+from openhitl.config import Settings
+from openhitl.delivery.email import enqueue_email
+from openhitl.kit.crypto import token_digest
+from openhitl.kit.errors import ValidationFailed
+from openhitl.kit.ids import new_id
+from openhitl.loops import repository
+from openhitl.loops.models import Invitation, Loop, Membership
+from openhitl.realtime.events import append_event
+
+MAX_EMAILS = 50
+
+
+@dataclass(frozen=True)
+class InviteOutcome:
+    email: str
+    status: str  # invited | already_member
+    expires_at: datetime | None
+
+
+def invitation_url(base_url: str, token: str) -> str:
+    return f"{base_url}/invitations/{token}"
+
+
+def normalise_emails(emails: list[str]) -> list[str]:
+    if not emails:
+        raise ValidationFailed("emails must contain at least one address")
+    if len(emails) > MAX_EMAILS:
+        raise ValidationFailed(f"emails must contain at most {MAX_EMAILS} addresses")
+    cleaned = []
+    for raw in emails:
+        email = raw.strip().lower()
+        if not accounts.looks_like_email(email):
+            raise ValidationFailed(f"not an email address: {raw!r}")
+        cleaned.append(email)
+    return list(dict.fromkeys(cleaned))
+
+
+async def invite(
+    session: AsyncSession,
+    *,
+    loop: Loop,
+    emails: list[str],
+    invited_by: str,
+    inviter_name: str,
+    base_url: str,
+    settings: Settings,
+    now: datetime,
+) -> list[InviteOutcome]:
+    outcomes = []
+    expires_at = now + timedelta(days=settings.invitation_days)
+    for email in normalise_emails(emails):
+        user = await accounts.get_or_create_user(session, email=email, name=None, now=now, invited=True)
+        membership = await repository.get_member(session, loop_id=loop.id, user_id=user.id)
+        if membership is not None and membership.status == "active":
+            outcomes.append(InviteOutcome(email, "already_member", None))
+            continue
+        if membership is None:
+            session.add(
+                Membership(
+                    id=new_id(),
+                    loop_id=loop.id,
+                    user_id=user.id,
+                    role="member",
+                    status="pending",
+                    joined_at=None,
+                    created_at=now,
+                )
+            )
+        token = secrets.token_urlsafe(32)
+        session.add(
+            Invitation(
+                id=new_id(),
+                loop_id=loop.id,
+                user_id=user.id,
+                email=email,
+                digest=token_digest(settings.resolved_secret_key, token),
+                invited_by=invited_by,
+                created_at=now,
+                expires_at=expires_at,
+            )
+        )
+        await session.flush()
+        link = invitation_url(base_url, token)
+        await enqueue_email(
+            session,
+            to=email,
+            subject=f"You're invited to review for {loop.name}",
+            text=(
+                f'{inviter_name} invited you to join the review loop "{loop.name}" on OpenHITL.\n\n'
+                f"Accept the invitation: {link}\n\n"
+                f"Or enter the invite code {loop.invite_code} in the app.\n"
+                f"The invitation expires on {expires_at:%Y-%m-%d %H:%M} UTC.\n"
+            ),
+            now=now,
+        )
+        await append_event(
+            session,
+            type="loop.member_invited",
+            at=now,
+            loop_id=loop.id,
+            actor_id=invited_by,
+            data={"user_id": user.id, "email": email},
+        )
+        outcomes.append(InviteOutcome(email, "invited", expires_at))
+    return outcomes
+
+
+async def accept_pending(session: AsyncSession, *, user_id: str, now: datetime) -> list[str]:
+    """Activates every pending membership of this user that has a live invitation; returns the loop ids."""
+    live = select(Invitation.loop_id).where(
+        Invitation.user_id == user_id, Invitation.accepted_at.is_(None), Invitation.expires_at > now
+    )
+    accepted = await session.execute(
+        update(Membership)
+        .where(Membership.user_id == user_id, Membership.status == "pending", Membership.loop_id.in_(live))
+        .values(status="active", joined_at=now, last_active=now)
+        .returning(Membership.loop_id)
+    )
+    loop_ids = list(accepted.scalars())
+    if loop_ids:
+        await session.execute(
+            update(Invitation)
+            .where(
+                Invitation.user_id == user_id,
+                Invitation.loop_id.in_(loop_ids),
+                Invitation.accepted_at.is_(None),
+            )
+            .values(accepted_at=now)
+        )
+        for loop_id in loop_ids:
+            await append_event(
+                session,
+                type="loop.member_joined",
+                at=now,
+                loop_id=loop_id,
+                actor_id=user_id,
+                data={"user_id": user_id, "via": "invitation"},
+            )
+    return loop_ids
+
+
+async def user_for_token(
+    session: AsyncSession, *, token: str, settings: Settings, now: datetime
+) -> Invitation | None:
+    """The live invitation a link carries (the link proves the invitee reads that mailbox)."""
+    statement = select(Invitation).where(
+        Invitation.digest == token_digest(settings.resolved_secret_key, token),
+        Invitation.expires_at > now,
+        Invitation.accepted_at.is_(None),
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

@@ -1,0 +1,1 @@
+"""The reviewer side: joining loops, the queue, claiming and answering requests, history."""

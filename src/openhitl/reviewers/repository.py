@@ -1,0 +1,120 @@
+"""Queries for reviewers. What a reviewer may see is a join on their active memberships."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.loops.models import Loop, Membership
+from openhitl.requests.lifecycle import held_by, open_to
+from openhitl.requests.models import Request
+
+HISTORY_STATUSES = ("completed", "timeout", "cancelled")
+
+
+def _member_of(user_id: str) -> Any:
+    return and_(
+        Membership.loop_id == Request.loop_id, Membership.user_id == user_id, Membership.status == "active"
+    )
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    now: datetime,
+    loop_id: str | None,
+    priority: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Request, Loop]], int]:
+    """Open requests of the user's loops plus those they hold: critical first, then oldest first."""
+    conditions = [or_(open_to(user_id, now), held_by(user_id, now))]
+    if loop_id:
+        conditions.append(Request.loop_id == loop_id)
+    if priority:
+        conditions.append(Request.priority == priority)
+    base = select(Request, Loop).join(Loop, Loop.id == Request.loop_id).join(Membership, _member_of(user_id))
+    total = await session.scalar(
+        select(func.count()).select_from(Request).join(Membership, _member_of(user_id)).where(*conditions)
+    )
+    rows = await session.execute(
+        base.where(*conditions)
+        .order_by(Request.priority_rank.desc(), Request.created_at.asc(), Request.id.asc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(r, loop) for r, loop in rows.all()], int(total or 0)
+
+
+def _history_condition(user_id: str) -> Any:
+    """Answered by the user, or closed unanswered in one of their loops after they joined."""
+    mine = Request.response_by == user_id
+    missed = and_(
+        Request.status.in_(("timeout", "cancelled")),
+        Request.loop_id.in_(
+            select(Membership.loop_id).where(
+                Membership.user_id == user_id,
+                Membership.status == "active",
+                Membership.joined_at <= Request.created_at,
+            )
+        ),
+    )
+    return or_(mine, missed)
+
+
+async def history(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    status: str | None,
+    loop_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[Request, Loop]], int, dict[str, int]]:
+    condition = _history_condition(user_id)
+    scoped = [condition] + ([Request.loop_id == loop_id] if loop_id else [])
+    counts_rows = await session.execute(
+        select(Request.status, func.count()).where(*scoped).group_by(Request.status)
+    )
+    counts = {name: 0 for name in HISTORY_STATUSES}
+    for name, count in counts_rows.all():
+        if name in counts:
+            counts[name] = int(count)
+    counts["all"] = sum(counts[name] for name in HISTORY_STATUSES)
+    filters = [*scoped, Request.status.in_([status] if status else HISTORY_STATUSES)]
+    rows = await session.execute(
+        select(Request, Loop)
+        .join(Loop, Loop.id == Request.loop_id)
+        .where(*filters)
+        .order_by(Request.updated_at.desc(), Request.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    total = counts[status] if status else counts["all"]
+    return [(r, loop) for r, loop in rows.all()], total, counts
+
+
+async def get_for_member(
+    session: AsyncSession, *, request_id: str, user_id: str
+) -> tuple[Request, Loop] | None:
+    statement = (
+        select(Request, Loop)
+        .join(Loop, Loop.id == Request.loop_id)
+        .join(Membership, _member_of(user_id))
+        .where(Request.id == request_id)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return (row[0], row[1]) if row else None
+
+
+async def loop_by_invite_code(session: AsyncSession, code: str) -> Loop | None:
+    return (await session.execute(select(Loop).where(Loop.invite_code == code))).scalar_one_or_none()
+
+
+async def claimed_in_loop(session: AsyncSession, *, loop_id: str, user_id: str) -> list[str]:
+    statement = select(Request.id).where(
+        Request.loop_id == loop_id, Request.status == "claimed", Request.claimed_by == user_id
+    )
+    return list((await session.execute(statement)).scalars())

@@ -1,0 +1,261 @@
+"""HTTP routes for reviewers: join and leave loops, the inbox, claim, release and respond."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+
+from openhitl.accounts.auth import CurrentPrincipal
+from openhitl.kit.envelope import Envelope, error_responses, ok
+from openhitl.kit.errors import BadRequest, NotFound, TooManyRequests
+from openhitl.kit.ids import ID_PATTERN, is_valid_id
+from openhitl.kit.pagination import page_info, page_params
+from openhitl.kit.uow import ReadSession, State, WriteSession
+from openhitl.loops import repository as loops_repository
+from openhitl.loops import service as loops_service
+from openhitl.loops.models import Loop
+from openhitl.requests.models import PRIORITIES
+from openhitl.requests.models import Request as ReviewRequest
+from openhitl.requests.presenter import plain_answer
+from openhitl.requests.schemas import UserRef
+from openhitl.reviewers import repository, service
+from openhitl.reviewers.schemas import (
+    Answered,
+    AnsweredOne,
+    HistoryCounts,
+    Inbox,
+    JoinBody,
+    JoinedLoop,
+    JoinedLoopOne,
+    LeftLoop,
+    RespondBody,
+    ReviewItem,
+    ReviewItemOne,
+)
+
+router = APIRouter(tags=["reviewers"])
+RequestId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")]
+LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
+ERRORS = error_responses(400, 401, 403, 404, 409, 429)
+HISTORY_FILTERS = {
+    "all": None,
+    "completed": "completed",
+    "timeout": "timeout",
+    "timed_out": "timeout",
+    "cancelled": "cancelled",
+}
+
+
+def review_item(request: ReviewRequest, loop: Loop, *, user_id: str, now: datetime) -> ReviewItem:
+    return ReviewItem(
+        id=request.id,
+        request_id=request.id,
+        loop_id=loop.id,
+        loop_name=loop.name,
+        loop_icon=loop.icon,
+        title=request.title,
+        request_text=request.request_text,
+        type=request.content_type,
+        image_url=request.image_url,
+        context=request.context,
+        priority=request.priority,
+        processing_type=request.processing_type,
+        response_type=request.response_type,
+        response_config=request.response_config,
+        status=request.status,
+        claimed_by=request.claimed_by,
+        claimed_by_me=request.claimed_by == user_id and request.status == "claimed",
+        claim_expires_at=request.claim_expires_at,
+        timeout_at=request.timeout_at,
+        time_left_seconds=max(0, int((request.timeout_at - now).total_seconds())),
+        created_at=request.created_at,
+        response_data=request.response_data,
+        response_value=plain_answer(request),
+        response_by=request.response_by,
+        response_at=request.response_at,
+        answered_by_me=request.response_by == user_id,
+    )
+
+
+async def _guard_guessing(state: State, request: Request, user_id: str) -> None:
+    address = request.client.host if request.client else "unknown"
+    settings = state.settings
+    if not await state.throttle.allow("join-user", user_id, settings.join_attempts_per_minute) or not (
+        await state.throttle.allow("join-address", address, settings.join_attempts_per_minute_per_address)
+    ):
+        raise TooManyRequests("Too many invite code attempts", "Wait a minute before trying again")
+
+
+@router.post("/loops/join", responses=ERRORS)
+async def join_loop(
+    body: JoinBody, principal: CurrentPrincipal, session: WriteSession, state: State, request: Request
+) -> Envelope[JoinedLoopOne]:
+    """Join a loop with its invite code (also accepts a pending email invitation to it)."""
+    await _guard_guessing(state, request, principal.user_id)
+    joined = await service.join(
+        session, user_id=principal.user_id, invite_code=body.invite_code, now=state.clock.now()
+    )
+    members = await loops_repository.active_member_ids(session, joined.loop.id)
+    loop = joined.loop
+    return ok(
+        JoinedLoopOne(
+            loop=JoinedLoop(
+                id=loop.id,
+                name=loop.name,
+                description=loop.description,
+                icon=loop.icon,
+                role=joined.membership.role,
+                member_count=len(members),
+            )
+        ),
+        "Joined loop successfully",
+    )
+
+
+@router.post("/loops/{loop_id}/leave", responses=ERRORS)
+async def leave_loop(
+    loop_id: LoopId, principal: CurrentPrincipal, session: WriteSession, state: State
+) -> Envelope[LeftLoop]:
+    """Leave a loop; requests you had claimed there go back to the queue."""
+    access = await loops_service.get_access(session, loop_id=loop_id, user_id=principal.user_id)
+    now = state.clock.now()
+    await service.leave(session, access=access, user_id=principal.user_id, now=now)
+    return ok(LeftLoop(loop_id=loop_id, left_at=now), "Left loop successfully")
+
+
+@router.get("/inbox", responses=ERRORS)
+async def inbox(
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    state: State,
+    view: Annotated[str, Query(description="queue (default) or history")] = "queue",
+    status: Annotated[
+        str | None, Query(description="History filter: all, completed, timeout, cancelled")
+    ] = None,
+    loop_id: Annotated[str | None, Query(description="Only this loop")] = None,
+    priority: Annotated[str | None, Query(description="Queue filter: low, medium, high, critical")] = None,
+    limit: Annotated[int, Query(description="1-100")] = 50,
+    offset: Annotated[int, Query(description="0 or more")] = 0,
+) -> Envelope[Inbox]:
+    """Requests to answer now (critical first, then oldest), or the history of answered and missed ones."""
+    page = page_params(limit, offset)
+    if view not in ("queue", "history"):
+        raise BadRequest("Invalid view", "view must be one of: queue, history")
+    if loop_id and not is_valid_id(loop_id):
+        raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
+    if priority and priority not in PRIORITIES:
+        raise BadRequest("Invalid priority filter value", f"priority must be one of: {', '.join(PRIORITIES)}")
+    if status and status not in HISTORY_FILTERS:
+        raise BadRequest(
+            "Invalid status filter value", "status must be one of: all, completed, timeout, cancelled"
+        )
+    now = state.clock.now()
+    counts = None
+    if view == "queue":
+        rows, total = await repository.queue(
+            session,
+            user_id=principal.user_id,
+            now=now,
+            loop_id=loop_id,
+            priority=priority,
+            limit=page.limit,
+            offset=page.offset,
+        )
+    else:
+        rows, total, tallies = await repository.history(
+            session,
+            user_id=principal.user_id,
+            status=HISTORY_FILTERS[status or "all"],
+            loop_id=loop_id,
+            limit=page.limit,
+            offset=page.offset,
+        )
+        counts = HistoryCounts(**tallies)
+    items = [review_item(r, loop, user_id=principal.user_id, now=now) for r, loop in rows]
+    has_more, info = page_info(page, count=len(items), total=total)
+    return ok(
+        Inbox(
+            view=view,
+            requests=items,
+            count=len(items),
+            total=total,
+            has_more=has_more,
+            pagination=info,
+            counts=counts,
+        ),
+        "Inbox retrieved successfully",
+    )
+
+
+@router.get("/inbox/{request_id}", responses=ERRORS)
+async def inbox_item(
+    request_id: RequestId, principal: CurrentPrincipal, session: ReadSession, state: State
+) -> Envelope[ReviewItemOne]:
+    """One request of your loops, as a reviewer sees it."""
+    found = await repository.get_for_member(session, request_id=request_id, user_id=principal.user_id)
+    if found is None:
+        raise NotFound("Request not found")
+    item = review_item(*found, user_id=principal.user_id, now=state.clock.now())
+    return ok(ReviewItemOne(request=item), "Request retrieved successfully")
+
+
+@router.post("/requests/{request_id}/claim", responses=ERRORS)
+async def claim_request(
+    request_id: RequestId, principal: CurrentPrincipal, session: WriteSession, state: State
+) -> Envelope[ReviewItemOne]:
+    """Take a request for yourself for a while (the lease); claiming again renews it."""
+    now = state.clock.now()
+    claimed, loop = await service.claim(
+        session,
+        request_id=request_id,
+        user_id=principal.user_id,
+        lease_seconds=state.settings.claim_lease_seconds,
+        now=now,
+    )
+    return ok(
+        ReviewItemOne(request=review_item(claimed, loop, user_id=principal.user_id, now=now)),
+        "Request claimed",
+    )
+
+
+@router.post("/requests/{request_id}/release", responses=ERRORS)
+async def release_request(
+    request_id: RequestId, principal: CurrentPrincipal, session: WriteSession, state: State
+) -> Envelope[ReviewItemOne]:
+    """Give a claimed request back to the queue."""
+    now = state.clock.now()
+    released, loop = await service.release(session, request_id=request_id, user_id=principal.user_id, now=now)
+    return ok(
+        ReviewItemOne(request=review_item(released, loop, user_id=principal.user_id, now=now)),
+        "Request released",
+    )
+
+
+@router.post("/requests/{request_id}/respond", responses=ERRORS)
+async def respond_to_request(
+    request_id: RequestId, body: RespondBody, principal: CurrentPrincipal, session: WriteSession, state: State
+) -> Envelope[AnsweredOne]:
+    """Answer a pending request, or one you have claimed."""
+    answered, _ = await service.respond(
+        session,
+        request_id=request_id,
+        user_id=principal.user_id,
+        response_data=body.response_data,
+        now=state.clock.now(),
+    )
+    assert answered.response_at is not None and answered.response_time_seconds is not None
+    return ok(
+        AnsweredOne(
+            request=Answered(
+                id=answered.id,
+                request_id=answered.id,
+                status=answered.status,
+                response_data=answered.response_data,
+                response_value=plain_answer(answered),
+                response_by=UserRef(user_id=principal.user_id, name=principal.name, email=principal.email),
+                response_at=answered.response_at,
+                response_time_seconds=answered.response_time_seconds,
+            )
+        ),
+        "Response submitted",
+    )

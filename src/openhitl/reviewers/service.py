@@ -1,0 +1,253 @@
+"""Reviewer rules: join and leave loops, claim, release and answer requests."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from openhitl.kit.ids import new_id
+from openhitl.loops import repository as loops_repository
+from openhitl.loops.models import Loop, Membership
+from openhitl.loops.service import LoopAccess, new_invite_code
+from openhitl.realtime.events import append_event
+from openhitl.requests import lifecycle
+from openhitl.requests.models import Request, Response
+from openhitl.requests.response_types import (
+    ResponseConfigError,
+    ResponseDataError,
+    parse_config,
+    validate_response,
+)
+from openhitl.reviewers import repository
+
+INVITE_CODE_LENGTH = 6
+
+
+@dataclass(frozen=True)
+class Joined:
+    loop: Loop
+    membership: Membership
+
+
+def normalise_invite_code(raw: str) -> str:
+    code = "".join(raw.split()).replace("-", "").upper()
+    if len(code) != INVITE_CODE_LENGTH:
+        raise ValidationFailed("invite_code must be exactly 6 characters")
+    return code
+
+
+async def join(session: AsyncSession, *, user_id: str, invite_code: str, now: datetime) -> Joined:
+    code = normalise_invite_code(invite_code)
+    loop = await repository.loop_by_invite_code(session, code)
+    if loop is None:
+        raise NotFound("No loop found with that invite code")
+    membership = await loops_repository.get_member(session, loop_id=loop.id, user_id=user_id)
+    if membership is not None and membership.status == "active":
+        raise Conflict("You are already a member of this loop")
+    if membership is None:
+        membership = Membership(
+            id=new_id(),
+            loop_id=loop.id,
+            user_id=user_id,
+            role="member",
+            status="active",
+            joined_at=now,
+            last_active=now,
+            created_at=now,
+        )
+        session.add(membership)
+    else:  # invited by email earlier: the code accepts the invitation too
+        membership.status, membership.joined_at, membership.last_active = "active", now, now
+    await session.flush()
+    await append_event(
+        session,
+        type="loop.member_joined",
+        at=now,
+        loop_id=loop.id,
+        actor_id=user_id,
+        data={"user_id": user_id, "via": "invite_code"},
+    )
+    return Joined(loop, membership)
+
+
+async def leave(session: AsyncSession, *, access: LoopAccess, user_id: str, now: datetime) -> None:
+    if access.is_creator:
+        raise BadRequest("The loop creator cannot leave the loop", "Delete the loop instead")
+    await release_all(session, loop_id=access.loop.id, user_id=user_id, now=now)
+    await loops_repository.delete_member(session, access.membership.id)
+    await append_event(
+        session,
+        type="loop.member_left",
+        at=now,
+        loop_id=access.loop.id,
+        actor_id=user_id,
+        data={"user_id": user_id},
+    )
+
+
+async def release_all(session: AsyncSession, *, loop_id: str, user_id: str, now: datetime) -> None:
+    """Whatever a departing member held goes back to the queue."""
+    for request_id in await repository.claimed_in_loop(session, loop_id=loop_id, user_id=user_id):
+        await lifecycle.apply(
+            session,
+            lifecycle.RELEASE,
+            request_id=request_id,
+            now=now,
+            actor_id=user_id,
+            where=(Request.claimed_by == user_id,),
+            values={"claimed_by": None, "claimed_at": None, "claim_expires_at": None},
+            event_data={"reason": "member_left"},
+        )
+
+
+async def regenerate_invite_code(
+    session: AsyncSession, *, access: LoopAccess, actor_id: str, now: datetime
+) -> str:
+    access.loop.invite_code = await new_invite_code(session)
+    access.loop.updated_at = now
+    await session.flush()
+    await append_event(
+        session, type="loop.invite_code_regenerated", at=now, loop_id=access.loop.id, actor_id=actor_id
+    )
+    return access.loop.invite_code
+
+
+async def set_role(
+    session: AsyncSession, *, access: LoopAccess, user_id: str, role: str, now: datetime
+) -> Membership:
+    if not access.is_creator:
+        raise Forbidden("Only the loop creator can change roles")
+    membership = await loops_repository.get_member(session, loop_id=access.loop.id, user_id=user_id)
+    if membership is None:
+        raise NotFound("Member not found in this loop")
+    if membership.role == "creator":
+        raise BadRequest("The loop creator's role cannot be changed")
+    membership.role = role
+    await session.flush()
+    await append_event(
+        session,
+        type="loop.member_role_changed",
+        at=now,
+        loop_id=access.loop.id,
+        actor_id=access.membership.user_id,
+        data={"user_id": user_id, "role": role},
+    )
+    return membership
+
+
+async def _get(session: AsyncSession, *, request_id: str, user_id: str) -> tuple[Request, Loop]:
+    found = await repository.get_for_member(session, request_id=request_id, user_id=user_id)
+    if found is None:
+        raise NotFound("Request not found")
+    return found
+
+
+def _conflict(request: Request, user_id: str, now: datetime) -> Conflict:
+    """Why a transition found no row: the message tells the loser what happened."""
+    if request.status in ("completed", "cancelled", "timeout") or request.timeout_at <= now:
+        status = "timeout" if request.status in ("pending", "claimed") else request.status
+        return Conflict("Request is no longer open", f"Request is {status}")
+    if request.status == "claimed" and request.claimed_by != user_id:
+        return Conflict("Request already claimed by another reviewer", "Pick another request from the inbox")
+    return Conflict("Request is not claimed by you", f"Request is {request.status}")
+
+
+async def _touch_member(session: AsyncSession, *, loop_id: str, user_id: str, now: datetime) -> None:
+    await session.execute(
+        update(Membership)
+        .where(Membership.loop_id == loop_id, Membership.user_id == user_id)
+        .values(last_active=now)
+    )
+
+
+def _member_guard(user_id: str) -> Any:
+    # Part of the guarded UPDATE itself: a member removed a moment ago cannot slip an answer in.
+    return Request.loop_id.in_(
+        select(Membership.loop_id).where(Membership.user_id == user_id, Membership.status == "active")
+    )
+
+
+async def claim(
+    session: AsyncSession, *, request_id: str, user_id: str, lease_seconds: int, now: datetime
+) -> tuple[Request, Loop]:
+    request, loop = await _get(session, request_id=request_id, user_id=user_id)
+    claimed = await lifecycle.apply(
+        session,
+        lifecycle.CLAIM,
+        request_id=request_id,
+        now=now,
+        actor_id=user_id,
+        condition=lifecycle.open_to(user_id, now),
+        where=(_member_guard(user_id),),
+        values={
+            "claimed_by": user_id,
+            "claimed_at": now,
+            "claim_expires_at": now + timedelta(seconds=lease_seconds),
+        },
+    )
+    if claimed is None:
+        raise _conflict(request, user_id, now)
+    await _touch_member(session, loop_id=loop.id, user_id=user_id, now=now)
+    return claimed, loop
+
+
+async def release(
+    session: AsyncSession, *, request_id: str, user_id: str, now: datetime
+) -> tuple[Request, Loop]:
+    request, loop = await _get(session, request_id=request_id, user_id=user_id)
+    released = await lifecycle.apply(
+        session,
+        lifecycle.RELEASE,
+        request_id=request_id,
+        now=now,
+        actor_id=user_id,
+        where=(Request.claimed_by == user_id,),
+        values={"claimed_by": None, "claimed_at": None, "claim_expires_at": None},
+    )
+    if released is None:
+        raise _conflict(request, user_id, now)
+    return released, loop
+
+
+async def respond(
+    session: AsyncSession, *, request_id: str, user_id: str, response_data: Any, now: datetime
+) -> tuple[Request, Loop]:
+    request, loop = await _get(session, request_id=request_id, user_id=user_id)
+    if request.status not in ("pending", "claimed") or request.timeout_at <= now:
+        raise _conflict(request, user_id, now)
+    try:
+        structured = validate_response(
+            parse_config(request.response_type, request.response_config), response_data
+        )
+    except (ResponseConfigError, ResponseDataError) as exc:
+        raise BadRequest(f"Invalid response_data: {exc}", str(exc)) from exc
+    answered = await lifecycle.apply(
+        session,
+        lifecycle.RESPOND,
+        request_id=request_id,
+        now=now,
+        actor_id=user_id,
+        condition=lifecycle.open_to(user_id, now),
+        where=(_member_guard(user_id),),
+        values={
+            "response_by": user_id,
+            "response_at": now,
+            "response_data": structured,
+            "response_time_seconds": round((now - request.created_at).total_seconds(), 3),
+            "claimed_by": None,
+            "claim_expires_at": None,
+        },
+    )
+    if answered is None:
+        raise _conflict(request, user_id, now)
+    session.add(
+        Response(
+            id=new_id(), request_id=request_id, user_id=user_id, response_data=structured, created_at=now
+        )
+    )
+    await _touch_member(session, loop_id=loop.id, user_id=user_id, now=now)
+    await session.flush()
+    return answered, loop
