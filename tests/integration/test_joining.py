@@ -161,3 +161,23 @@ def test_guessing_invite_codes_is_throttled(guarded: LiveServer) -> None:
     assert per_address == [404, 404]  # the address has now made 6 attempts: 3 + 2 + this one
     assert refused.status_code == 429
     assert refused.json()["msg"] == "Too many invite code attempts"
+
+
+def test_a_loop_can_stop_its_admins_creating_requests(server: LiveServer) -> None:
+    team = make_team(server, reviewers=1)
+    admin = team.reviewers[0]
+    with team.http(team.owner) as http:
+        http.put(f"/v1/api/loops/{team.loop_id}/members/{admin.user_id}", json={"role": "admin"})
+        changed = http.put(
+            f"/v1/api/loops/{team.loop_id}", json={"settings": {"admins_can_create_requests": False}}
+        )
+        assert changed.json()["data"]["loop"]["settings"] == {
+            "members_can_create_requests": False,
+            "admins_can_create_requests": False,
+        }
+        # changing one setting leaves the others as they were
+        http.put(f"/v1/api/loops/{team.loop_id}", json={"settings": {"members_can_create_requests": False}})
+        settings = http.get(f"/v1/api/loops/{team.loop_id}").json()["data"]["loop"]["settings"]
+        assert settings["admins_can_create_requests"] is False
+    with team.http(admin) as http:
+        assert http.post(f"/v1/api/loops/{team.loop_id}/requests", json=request_body()).status_code == 403

@@ -369,3 +369,38 @@ def test_the_seed_tutorial_end_to_end(server: LiveServer) -> None:
     assert polled["status"] == "completed"
     assert polled["response_data"] == {"selected_value": "Approve", "selected_label": "Approve"}
     assert polled["request"]["response_by_user"]["user_id"] == reviewer.user_id
+
+
+def test_every_transition_leaves_an_audit_event(server: LiveServer) -> None:
+    from sqlalchemy import select
+
+    from openhitl.realtime.models import Event
+
+    team = make_team(server, reviewers=1)
+    reviewer = team.reviewers[0]
+    request_id = team.ask()
+    post(team, reviewer, f"/v1/api/requests/{request_id}/claim")
+    post(team, reviewer, f"/v1/api/requests/{request_id}/release")
+    post(team, reviewer, f"/v1/api/requests/{request_id}/respond", json={"response_data": "Approve"})
+
+    async def events() -> list[tuple[str, str | None, dict[str, Any]]]:
+        async with server.state.db.read() as session:
+            rows = await session.execute(
+                select(Event.type, Event.actor_id, Event.data)
+                .where(Event.request_id == request_id)
+                .order_by(Event.id)
+            )
+            return [(t, a, d) for t, a, d in rows.all()]
+
+    trail = server.run(events())
+    assert [(t, a) for t, a, _ in trail] == [
+        ("request.created", team.owner.user_id),
+        ("request.claimed", reviewer.user_id),
+        ("request.released", reviewer.user_id),
+        ("request.completed", reviewer.user_id),
+    ]
+    assert [(d.get("from"), d.get("to")) for _, _, d in trail[1:]] == [
+        ("pending", "claimed"),
+        ("claimed", "pending"),
+        ("pending", "completed"),
+    ]

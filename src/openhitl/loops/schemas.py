@@ -35,6 +35,7 @@ LoopIcon = Annotated[str, AfterValidator(_icon), Field(json_schema_extra={"minLe
 
 class LoopSettings(BaseModel):
     members_can_create_requests: bool = False
+    admins_can_create_requests: bool = True
 
 
 class LoopCreate(BaseModel):

@@ -111,7 +111,7 @@ async def update(
     if data.icon is not None:
         loop.icon = data.icon
     if data.settings is not None:
-        loop.settings = {**(loop.settings or {}), **data.settings.model_dump()}
+        loop.settings = {**(loop.settings or {}), **data.settings.model_dump(exclude_unset=True)}
     loop.updated_at = now
     await session.flush()
     await append_event(session, type="loop.updated", at=now, loop_id=loop.id, actor_id=actor_id)

@@ -126,9 +126,13 @@ def _body_digest(loop_id: str, body: RequestCreate) -> str:
 
 async def _may_create(session: AsyncSession, *, loop_id: str, user_id: str) -> loops_service.LoopAccess:
     access = await loops_service.get_access(session, loop_id=loop_id, user_id=user_id)
-    if not access.is_manager and not loops_service.loop_setting(access.loop, "members_can_create_requests"):
-        raise Forbidden("Only loop creators and admins can create requests")
-    return access
+    if access.is_creator:
+        return access
+    if access.role == "admin" and loops_service.loop_setting(access.loop, "admins_can_create_requests", True):
+        return access
+    if loops_service.loop_setting(access.loop, "members_can_create_requests"):
+        return access
+    raise Forbidden("Only loop creators and admins can create requests")
 
 
 async def _replay(session: AsyncSession, key: IdempotencyKey, digest: str) -> Created:
