@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openhitl.kit.db import Base
@@ -42,6 +42,9 @@ class Membership(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_active: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # How this member wants to hear about the loop's requests.
+    notify_push: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    notify_email: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
