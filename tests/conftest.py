@@ -1,7 +1,10 @@
 """Shared fixtures: a live server per database backend, accounts, and HTTP clients."""
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +14,32 @@ from tests.support.databases import create_postgres_database, drop_postgres_data
 from tests.support.live import LiveServer
 
 BACKENDS = ["sqlite", "postgres"]
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_only_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    """Tests talk to loopback only: names like your-app.com (from the seed) must not reach a DNS server."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name in (None, "localhost") or _is_ip_literal(name):
+        return _real_getaddrinfo(host, *args, **kwargs)
+    raise socket.gaierror(socket.EAI_NONAME, f"name resolution is disabled in tests: {name}")
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_outside_dns() -> Iterator[None]:
+    socket.getaddrinfo = _loopback_only_getaddrinfo
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = _real_getaddrinfo
 
 
 # Every test client comes from 127.0.0.1: per-address guessing guards are opened up, except where tested.

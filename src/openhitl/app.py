@@ -1,11 +1,9 @@
 """The application factory: settings in, a FastAPI app with every route and its lifespan out."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -16,21 +14,26 @@ from openhitl.accounts.router import router as accounts_router
 from openhitl.accounts.signin import router as signin_router
 from openhitl.config import Settings
 from openhitl.delivery.email import EMAIL_KIND, email_handler, email_sender
-from openhitl.delivery.worker import OutboxWorker
+from openhitl.delivery.push import PUSH_KIND
+from openhitl.delivery.push_sender import PushSender
+from openhitl.delivery.request_emails import DIGEST_KIND, REQUEST_EMAIL_KIND, RequestEmails
+from openhitl.delivery.webhook_sender import WebhookSender
+from openhitl.delivery.webhooks import WEBHOOK_KIND
+from openhitl.delivery.worker import Handler, OutboxWorker
 from openhitl.kit.clock import Clock
-from openhitl.kit.db import Database
 from openhitl.kit.http import RequestContextMiddleware, install_error_handlers
-from openhitl.kit.ratelimit import RateLimiter, Throttle
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
+from openhitl.notifications.router import router as notifications_router
+from openhitl.realtime.router import router as realtime_router
 from openhitl.requests.router import router as requests_router
 from openhitl.reviewers.router import router as reviewers_router
+from openhitl.runtime import Background, build_state
+from openhitl.webhooks.router import router as webhooks_router
 
 # HITL.sh clients use /v1/api (production), /v1 (the OpenAPI reference) and /api/v1 (newer clients).
 API_PREFIXES = ("/v1/api", "/v1", "/api/v1")
-SHUTDOWN_GRACE_SECONDS = 10
-log = structlog.get_logger("openhitl.app")
 
 
 class Health(BaseModel):
@@ -48,43 +51,45 @@ def api_router() -> APIRouter:
     api.include_router(loops_router)
     api.include_router(requests_router)
     api.include_router(reviewers_router)
+    api.include_router(notifications_router)
+    api.include_router(realtime_router)
+    api.include_router(webhooks_router)
     return api
 
 
 def build_worker(state: AppState) -> OutboxWorker:
     """The background worker with a handler for every kind of side effect the server produces."""
     settings = state.settings
-    handlers = {EMAIL_KIND: email_handler(email_sender(settings), settings.email_from)}
+    emails = RequestEmails(state.db, state.clock, settings)
+    handlers: dict[str, Handler] = {
+        EMAIL_KIND: email_handler(email_sender(settings), settings.email_from),
+        PUSH_KIND: PushSender(
+            state.db,
+            state.clock,
+            contact=settings.vapid_contact,
+            allow_private=settings.callback_allow_private,
+        ),
+        REQUEST_EMAIL_KIND: emails.request_email,
+        DIGEST_KIND: emails.digest,
+        WEBHOOK_KIND: WebhookSender(db=state.db, clock=state.clock, settings=settings),
+    }
     return OutboxWorker(state.db, state.clock, handlers, poll_seconds=settings.worker_poll_seconds)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
-    rate_limiter = RateLimiter(settings.rate_limit_per_hour, settings.redis_url)
-    state = AppState(
-        settings=settings,
-        db=Database(settings.resolved_database_url, pool_size=settings.db_pool_size),
-        clock=clock or Clock(),
-        rate_limiter=rate_limiter,
-        throttle=Throttle(rate_limiter.storage),
-    )
+    state = build_state(settings, clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        worker_task = None
-        if settings.worker_enabled:
-            worker = build_worker(state)
-            worker_task = asyncio.create_task(worker.run(stop), name="openhitl-outbox-worker")
+        background = Background(
+            state, worker=build_worker(state) if settings.worker_enabled else None, streams=True
+        )
+        await background.start()
         try:
             yield
         finally:
-            stop.set()
-            if worker_task is not None:
-                try:  # the current batch may finish; a hung delivery may not hold up shutdown
-                    await asyncio.wait_for(worker_task, timeout=SHUTDOWN_GRACE_SECONDS)
-                except TimeoutError:
-                    log.warning("outbox worker did not stop in time; cancelled")
+            await background.stop()
             await state.db.dispose()
 
     app = FastAPI(

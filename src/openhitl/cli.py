@@ -52,6 +52,34 @@ def serve(
 
 
 @cli.command()
+def worker() -> None:
+    """Run only the background workers (outbox deliveries and deadlines), for scaled deployments."""
+    import signal
+
+    from openhitl.app import build_worker
+    from openhitl.migrations import upgrade
+    from openhitl.runtime import Background, build_state
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+
+    async def run() -> None:
+        state = build_state(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await Background(state, worker=build_worker(state), streams=False).run_until(stop)
+        finally:
+            await state.db.dispose()
+
+    typer.echo("worker started", err=True)
+    asyncio.run(run())
+    typer.echo("worker stopped", err=True)
+
+
+@cli.command()
 def openapi() -> None:
     """Print the OpenAPI document of the HTTP API."""
     import json

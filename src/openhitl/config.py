@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     rate_limit_per_hour: int = Field(0, ge=0)
     # Self-hosted callers often live on loopback or private networks; link-local and metadata never pass.
     callback_allow_private: bool = True
+    # DESIGN.md §5: a receiver has 15 s to answer; below the outbox worker's 30 s limit per delivery.
+    webhook_timeout_seconds: float = Field(15.0, gt=0, lt=30)
     db_pool_size: int = Field(10, ge=1)
 
     # Reviewers and accounts.
@@ -44,9 +46,17 @@ class Settings(BaseSettings):
     join_attempts_per_minute: int = Field(10, ge=1)
     join_attempts_per_minute_per_address: int = Field(30, ge=1)
     login_attempts_per_minute: int = Field(10, ge=1)
+    # How replicas wake each other: auto (redis if configured, else postgres LISTEN/NOTIFY, else memory).
+    notifier: Literal["auto", "memory", "postgres", "redis"] = "auto"
     # Background delivery (the outbox worker).
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(1.0, gt=0)
+    # Reviewer notifications: the VAPID `sub` push services may contact, and the deferred-request digest.
+    vapid_contact: str = Field("mailto:admin@localhost", pattern=r"^(mailto:\S+@\S+|https://\S+)$")
+    email_digest_seconds: int = Field(3600, ge=60)
+    # Longest sleep between deadline checks and event-log reads when no hint arrives.
+    deadline_poll_seconds: float = Field(1.0, gt=0)
+    feed_poll_seconds: float = Field(1.0, gt=0)
 
     @cached_property
     def resolved_database_url(self) -> str:

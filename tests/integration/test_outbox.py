@@ -415,9 +415,9 @@ async def test_an_idle_run_loop_does_not_spin(db: Database) -> None:
     class CountingWorker(OutboxWorker):
         passes = 0
 
-        async def run_once(self) -> int:
+        async def _claim(self, limit: int) -> list[ClaimedMessage]:
             self.passes += 1
-            return await super().run_once()
+            return await super()._claim(limit)
 
     worker = CountingWorker(db, Clock(), {"test": Recorder()}, poll_seconds=0.5)
     stop = asyncio.Event()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.delivery.models import OutboxMessage
 from openhitl.kit.ids import new_id
 from openhitl.kit.types import UTCDateTime
+from openhitl.realtime.events import hints
 
 # DESIGN.md §5: the wait before attempt n+1 is RETRY_DELAYS[n]; attempt 1 runs at once.
 RETRY_DELAYS: tuple[timedelta, ...] = (
@@ -87,6 +88,7 @@ async def enqueue(
         .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
         .returning(OutboxMessage.id)
     )
+    hints(session)["outbox"] = True  # wakes the workers once the message is committed
     return (await session.execute(statement)).scalar_one_or_none()
 
 
@@ -112,6 +114,7 @@ async def redeliver(session: AsyncSession, *, message_id: str, now: datetime) ->
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
+    hints(session)["outbox"] = True
     return (await session.execute(statement)).first() is not None
 
 
@@ -182,6 +185,7 @@ async def _fenced_update(session: AsyncSession, message: ClaimedMessage, **value
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
+    hints(session)["outbox"] = True
     return (await session.execute(statement)).first() is not None
 
 

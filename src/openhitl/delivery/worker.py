@@ -49,6 +49,7 @@ class OutboxWorker:
         self.poll_seconds = poll_seconds
         self.delivery_timeout_seconds = delivery_timeout_seconds
         self._kinds = sorted(self.handlers)
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
 
@@ -57,30 +58,52 @@ class OutboxWorker:
         self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Delivers until `stop` is set; sleeps while nothing is due, and never dies of a failure."""
+        """Delivers until `stop` is set; sleeps while nothing is due, and never dies of a failure.
+
+        Deliveries run as tasks and new messages are claimed as soon as a slot frees up, so one slow or
+        hanging receiver holds up only its own slot, never the messages queued behind it.
+        """
         backoff = ERROR_BACKOFF_MIN_SECONDS
-        while not stop.is_set():
-            self._wakeup.clear()
-            try:
-                if await self.run_once():
-                    backoff = ERROR_BACKOFF_MIN_SECONDS
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                self._wakeup.clear()
+                free = self.concurrency - len(inflight)
+                wanted = min(free, self.batch_size)
+                next_due: datetime | None = None
+                try:
+                    claimed = await self._claim(wanted) if wanted > 0 else []
+                    for message in claimed:
+                        task = asyncio.create_task(self._deliver(message))
+                        inflight.add(task)
+                        task.add_done_callback(inflight.discard)
+                    if claimed and len(claimed) == wanted:
+                        continue  # more may be due
+                    if wanted > 0:
+                        async with self.db.read() as session:
+                            next_due = await outbox.next_due_at(session, kinds=self._kinds)
+                except Exception:
+                    logger.exception("outbox.worker_error", retry_in_seconds=backoff)
+                    await self._sleep(backoff, stop)
+                    backoff = min(backoff * 2, ERROR_BACKOFF_MAX_SECONDS)
                     continue
-                async with self.db.read() as session:
-                    next_due = await outbox.next_due_at(session, kinds=self._kinds)
-            except Exception:
-                logger.exception("outbox.worker_error", retry_in_seconds=backoff)
-                await self._sleep(backoff, stop)
-                backoff = min(backoff * 2, ERROR_BACKOFF_MAX_SECONDS)
-                continue
-            backoff = ERROR_BACKOFF_MIN_SECONDS
-            await self._sleep(self._idle_seconds(next_due), stop)
+                backoff = ERROR_BACKOFF_MIN_SECONDS
+                busy = {task for task in inflight if not task.done()}
+                await self._sleep(self._idle_seconds(next_due), stop, also=busy if wanted == 0 else set())
+        finally:
+            for task in inflight:
+                task.cancel()
+            await asyncio.gather(*inflight, return_exceptions=True)
+
+    async def _claim(self, limit: int) -> list[ClaimedMessage]:
+        async with self.db.write() as session:
+            return await outbox.claim_due(
+                session, kinds=self._kinds, now=self.clock.now(), lease=self.lease, limit=limit
+            )
 
     async def run_once(self) -> int:
         """Claims one batch, delivers it and records every outcome. Returns how many were claimed."""
-        async with self.db.write() as session:
-            claimed = await outbox.claim_due(
-                session, kinds=self._kinds, now=self.clock.now(), lease=self.lease, limit=self.batch_size
-            )
+        claimed = await self._claim(self.batch_size)
         if claimed:
             await asyncio.gather(*(self._deliver(message) for message in claimed))
         return len(claimed)
@@ -91,11 +114,16 @@ class OutboxWorker:
         wait = (next_due - self.clock.now()).total_seconds()
         return min(max(wait, RACE_PAUSE_SECONDS), self.poll_seconds)
 
-    async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
+    async def _sleep(
+        self, seconds: float, stop: asyncio.Event, also: set[asyncio.Task[None]] | None = None
+    ) -> None:
+        """Until `seconds` pass, a wake-up hint, the stop, or (when every slot is busy) a delivery ends."""
         woken = asyncio.ensure_future(self._wakeup.wait())
         stopped = asyncio.ensure_future(stop.wait())
         try:
-            await asyncio.wait({woken, stopped}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {woken, stopped, *(also or set())}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             woken.cancel()
             stopped.cancel()

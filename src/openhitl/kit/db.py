@@ -1,12 +1,12 @@
 """Engines and units of work. Every dialect difference of the storage layer lives here."""
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -18,6 +18,9 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+COMMIT_ORDER_LOCK = 0x6F68_6576  # "ohev"
 
 
 class Base(DeclarativeBase):
@@ -89,14 +92,36 @@ class Database:
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self.read_engine = self.write_engine
+        self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
+        self.after_commit: list[Callable[[dict[str, Any]], None]] = []
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits when the block ends normally, rolls back otherwise."""
-        async with self._writer() as session, session.begin():
-            yield session
+        """One unit of work: commits when the block ends normally, rolls back otherwise.
+
+        `before_commit` hooks run last inside the transaction (the event log is written there);
+        `after_commit` hooks get what the unit of work left in `session.info` once it is durable.
+        """
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+                for hook in self.before_commit:
+                    await hook(session)
+            info = dict(session.info)
+        for after in self.after_commit:
+            after(info)
+
+    async def serialize_commits(self, session: AsyncSession) -> None:
+        """Make commit order follow id order for what is inserted from here to the commit.
+
+        SQLite has one writer, so it already does. PostgreSQL hands out sequence values at insert time and
+        transactions may commit out of that order; a transaction-scoped advisory lock, taken just before the
+        last insert and released by the commit, keeps readers that resume "after id N" from missing rows.
+        """
+        if self.dialect == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_ORDER_LOCK})
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -1,6 +1,7 @@
 """What the app holds for its lifetime, reached by dependencies through `app_state`."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -8,6 +9,10 @@ from openhitl.config import Settings
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.kit.ratelimit import RateLimiter, Throttle
+
+if TYPE_CHECKING:
+    from openhitl.realtime.feed import EventFeed
+    from openhitl.realtime.notifier import Notifier
 
 
 @dataclass
@@ -17,6 +22,8 @@ class AppState:
     clock: Clock
     rate_limiter: RateLimiter
     throttle: Throttle
+    notifier: "Notifier"
+    feed: "EventFeed"
 
 
 def app_state(request: Request) -> AppState:

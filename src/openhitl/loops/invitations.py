@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts import service as accounts
 from openhitl.config import Settings
+from openhitl.delivery import fanout
 from openhitl.delivery.email import enqueue_email
 from openhitl.kit.crypto import token_digest
 from openhitl.kit.errors import ValidationFailed
@@ -146,6 +147,7 @@ async def accept_pending(session: AsyncSession, *, user_id: str, now: datetime) 
                 actor_id=user_id,
                 data={"user_id": user_id, "via": "invitation"},
             )
+            await fanout.member_joined(session, loop_id=loop_id, user_id=user_id, now=now)
     return loop_ids
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhitl.delivery import fanout
 from openhitl.realtime.events import append_event
 from openhitl.requests.models import Request
 
@@ -65,6 +66,7 @@ async def apply(
     moved = (await session.execute(statement)).scalar_one_or_none()
     if moved is None:
         return None
+    await fanout.request_event(session, event=transition.event, request=moved, actor_id=actor_id, now=now)
     await append_event(
         session,
         type=transition.event,
@@ -118,3 +120,53 @@ async def update_pending(
             data={"fields": sorted(values)},
         )
     return changed
+
+
+async def apply_due(
+    session: AsyncSession,
+    transition: Transition,
+    *,
+    due: ColumnElement[bool],
+    order_by: Any,
+    now: datetime,
+    limit: int,
+    values: dict[str, Any] | None = None,
+) -> list[Request]:
+    """The same transition for every request that is `due`, at most `limit` of them, for background sweeps.
+
+    Rows another sweeper holds are skipped (SKIP LOCKED on PostgreSQL; SQLite has one writer anyway), and
+    the guard is repeated in the UPDATE, so each request still moves exactly once.
+    """
+    chosen = (
+        select(Request.id)
+        .where(Request.status.in_(transition.sources), due)
+        .order_by(order_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    statement = (
+        update(Request)
+        .where(Request.id.in_(chosen.scalar_subquery()), Request.status.in_(transition.sources), due)
+        .values(
+            status=transition.target,
+            previous_status=Request.status,
+            version=Request.version + 1,
+            updated_at=now,
+            **(values or {}),
+        )
+        .returning(Request)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    moved = list((await session.execute(statement)).scalars().all())
+    for request in moved:
+        await fanout.request_event(session, event=transition.event, request=request, actor_id=None, now=now)
+        await append_event(
+            session,
+            type=transition.event,
+            at=now,
+            loop_id=request.loop_id,
+            request_id=request.id,
+            actor_id=None,
+            data={"from": request.previous_status, "to": transition.target},
+        )
+    return moved

@@ -12,6 +12,7 @@ from openhitl.kit.ids import ID_PATTERN, is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import service as loops_service
+from openhitl.realtime.router import read_request, wait_until_closed
 from openhitl.requests import presenter, repository, service
 from openhitl.requests.models import PRIORITIES, STATUSES
 from openhitl.requests.repository import SORTS, RequestFilters
@@ -35,6 +36,7 @@ RequestId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request 
 LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
 COMMON_ERRORS = error_responses(400, 401, 403, 404, 429)
 STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
+MAX_WAIT_SECONDS = 60
 
 
 def _filters(
@@ -153,11 +155,33 @@ async def list_loop_requests(
 
 @router.get("/requests/{request_id}", responses=COMMON_ERRORS)
 async def get_request(
-    request_id: RequestId, principal: RequestsRead, session: ReadSession
+    request_id: RequestId,
+    principal: RequestsRead,
+    state: State,
+    wait: Annotated[
+        float | None,
+        Query(
+            description="Long-poll: hold the answer up to this many seconds (0-60) until the "
+            "request is completed, cancelled or timed out"
+        ),
+    ] = None,
 ) -> Envelope[RequestDetail]:
     """One request: its fields at the top level of `data` and again under `data.request`."""
-    readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
-    read = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
+    if wait is not None and not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise BadRequest("Validation failed", f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds")
+    # Subscribe before reading, so a decision landing in between still wakes us.
+    subscriber = state.feed.subscribe(user_id=None, requests=[request_id]) if wait else None
+    try:
+        readable = await read_request(state, request_id=request_id, user_id=principal.user_id)
+        if subscriber is not None and wait:
+            readable = await wait_until_closed(
+                state, subscriber, readable, request_id=request_id, user_id=principal.user_id, seconds=wait
+            )
+    finally:
+        if subscriber is not None:
+            state.feed.unsubscribe(subscriber)
+    async with state.db.read() as session:
+        read = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
     return ok(RequestDetail(**read.model_dump(), request=read), "Request retrieved successfully")
 
 

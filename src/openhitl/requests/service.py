@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.config import Settings
+from openhitl.delivery import fanout
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
@@ -198,11 +199,13 @@ async def create(
         "created_at": now,
         "updated_at": now,
     }
-    try:
-        # A savepoint, so that losing an Idempotency-Key race leaves the unit of work usable.
-        async with session.begin_nested():
-            await session.execute(insert(Request).values(**row))
-            if idempotency_key:
+    if not idempotency_key:
+        request = await _insert_request(session, row)
+    else:
+        try:
+            # A savepoint, so that losing an Idempotency-Key race leaves the unit of work usable.
+            async with session.begin_nested():
+                request = await _insert_request(session, row)
                 await session.execute(
                     insert(IdempotencyKey).values(
                         id=new_id(),
@@ -213,13 +216,11 @@ async def create(
                         created_at=now,
                     )
                 )
-    except IntegrityError:
-        if not idempotency_key:
-            raise
-        existing = await repository.get_idempotency_key(session, user_id=user_id, key=idempotency_key)
-        if existing is None:
-            raise
-        return await _replay(session, existing, digest)
+        except IntegrityError:
+            existing = await repository.get_idempotency_key(session, user_id=user_id, key=idempotency_key)
+            if existing is None:
+                raise
+            return await _replay(session, existing, digest)
     await append_event(
         session,
         type="request.created",
@@ -229,9 +230,13 @@ async def create(
         actor_id=user_id,
         data={"priority": body.priority, "processing_type": body.processing_type},
     )
-    created = await repository.get_with_loop(session, request_id)
-    assert created is not None
-    return Created(created[0], replayed=False)
+    await fanout.request_event(session, event="request.created", request=request, actor_id=user_id, now=now)
+    return Created(request, replayed=False)
+
+
+async def _insert_request(session: AsyncSession, row: dict[str, Any]) -> Request:
+    statement = insert(Request).values(**row).returning(Request)
+    return (await session.execute(statement)).scalar_one()
 
 
 async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:
@@ -257,7 +262,8 @@ async def cancel(
         request_id=readable.request.id,
         now=now,
         actor_id=actor_id,
-        values={"cancelled_at": now, "cancel_reason": reason, "claimed_by": None, "claim_expires_at": None},
+        # claimed_by stays: who held the request is told it was cancelled, and the record keeps it.
+        values={"cancelled_at": now, "cancel_reason": reason, "claim_expires_at": None},
         event_data={"reason": reason} if reason else None,
     )
     if cancelled is None:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhitl.delivery import fanout
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.loops import repository as loops_repository
@@ -70,6 +71,7 @@ async def join(session: AsyncSession, *, user_id: str, invite_code: str, now: da
         actor_id=user_id,
         data={"user_id": user_id, "via": "invite_code"},
     )
+    await fanout.member_joined(session, loop_id=loop.id, user_id=user_id, now=now)
     return Joined(loop, membership)
 
 

@@ -95,9 +95,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_webhook_endpoints_user_id"), ["user_id"], unique=False)
 
     with op.batch_alter_table("memberships", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("notify_push", sa.Boolean(), server_default=sa.true(), nullable=False)
-        )
+        batch_op.add_column(sa.Column("notify_push", sa.Boolean(), server_default=sa.true(), nullable=False))
         batch_op.add_column(
             sa.Column("notify_email", sa.String(length=20), server_default="none", nullable=False)
         )

@@ -1,0 +1,1 @@
+"""Reviewer notifications: Web Push subscriptions, the VAPID key, per-loop preferences."""

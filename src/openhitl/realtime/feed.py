@@ -1,0 +1,196 @@
+"""One reader of the event log per process, fanning new events out to the streams that wait for them.
+
+The reader wakes on a hint (or every `poll_seconds`), reads `events` after the last id it saw, and hands
+each event to the subscribers whose loops or requests it concerns. Event ids follow commit order (see
+realtime.events), so "after the last id" never skips anything.
+"""
+
+import asyncio
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import func, or_, select
+
+from openhitl.kit.db import Database
+from openhitl.realtime.models import Event
+
+log = structlog.get_logger("openhitl.feed")
+BATCH = 1000
+MEMBERSHIP_JOINED = "loop.member_joined"
+MEMBERSHIP_ENDED = ("loop.member_left", "loop.deleted")
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    id: int
+    type: str
+    loop_id: str | None
+    request_id: str | None
+    actor_id: str | None
+    data: dict[str, Any]
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "loop_id": self.loop_id,
+            "request_id": self.request_id,
+            "actor_id": self.actor_id,
+            "data": self.data,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """A waiting stream: the loops and requests it follows, and a queue of matching events."""
+
+    user_id: str | None
+    loops: set[str] = field(default_factory=set)
+    requests: set[str] = field(default_factory=set)
+    queue: asyncio.Queue[FeedEvent] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
+    overflowed: bool = False
+
+    def wants(self, event: FeedEvent) -> bool:
+        joined = event.type == MEMBERSHIP_JOINED and event.data.get("user_id") == self.user_id
+        if joined and self.user_id and event.loop_id:
+            self.loops.add(event.loop_id)
+        return (event.loop_id in self.loops) or (event.request_id in self.requests)
+
+    def offer(self, event: FeedEvent) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:  # a stuck client: it will be closed and resume from Last-Event-ID
+            self.overflowed = True
+        if (
+            event.type in MEMBERSHIP_ENDED
+            and event.loop_id
+            and (event.type == "loop.deleted" or event.data.get("user_id") == self.user_id)
+        ):
+            self.loops.discard(event.loop_id)
+
+
+def to_feed_event(row: Event) -> FeedEvent:
+    return FeedEvent(
+        id=row.id,
+        type=row.type,
+        loop_id=row.loop_id,
+        request_id=row.request_id,
+        actor_id=row.actor_id,
+        data=dict(row.data or {}),
+        created_at=row.created_at,
+    )
+
+
+class EventFeed:
+    def __init__(self, db: Database, *, poll_seconds: float = 1.0) -> None:
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self.last_id = 0
+        self._subscribers: set[Subscriber] = set()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def start(self) -> None:
+        self.last_id = await latest_event_id(self.db)
+        self._task = asyncio.create_task(self._run(), name="openhitl-event-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def subscribe(
+        self, *, user_id: str | None, loops: Iterable[str] = (), requests: Iterable[str] = ()
+    ) -> Subscriber:
+        subscriber = Subscriber(user_id=user_id, loops=set(loops), requests=set(requests))
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+                self._wakeup.clear()
+                while await self._read_once() == BATCH:
+                    pass
+                delay = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be restarting: keep trying
+                log.warning("event feed read failed", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+
+    async def _read_once(self) -> int:
+        async with self.db.read() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(Event).where(Event.id > self.last_id).order_by(Event.id).limit(BATCH)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for row in rows:
+            event = to_feed_event(row)
+            self.last_id = event.id
+            for subscriber in list(self._subscribers):
+                if subscriber.wants(event):
+                    subscriber.offer(event)
+        return len(rows)
+
+
+async def events_after(
+    db: Database,
+    *,
+    after_id: int,
+    loops: set[str],
+    requests: frozenset[str] | set[str] = frozenset(),
+    up_to: int | None = None,
+) -> list[FeedEvent]:
+    """Catch-up for a stream that resumes: what it missed in its loops and requests, oldest first."""
+    if not loops and not requests:
+        return []
+    found: list[FeedEvent] = []
+    cursor = after_id
+    while True:
+        statement = select(Event).where(Event.id > cursor)
+        scope = []
+        if loops:
+            scope.append(Event.loop_id.in_(loops))
+        if requests:
+            scope.append(Event.request_id.in_(requests))
+        statement = statement.where(or_(*scope)).order_by(Event.id).limit(BATCH)
+        if up_to is not None:
+            statement = statement.where(Event.id <= up_to)
+        async with db.read() as session:
+            rows = (await session.execute(statement)).scalars().all()
+        found.extend(to_feed_event(row) for row in rows)
+        if len(rows) < BATCH:
+            return found
+        cursor = rows[-1].id
+
+
+async def latest_event_id(db: Database) -> int:
+    async with db.read() as session:
+        return int(await session.scalar(select(func.max(Event.id))) or 0)

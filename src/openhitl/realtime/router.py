@@ -1,0 +1,178 @@
+"""Live updates over HTTP: the reviewer's event stream, one request's outcome, and long-poll waits."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from openhitl.accounts.auth import CurrentPrincipal, RequestsRead
+from openhitl.kit.envelope import error_responses
+from openhitl.kit.errors import BadRequest
+from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.state import AppState
+from openhitl.kit.uow import State
+from openhitl.loops.models import Membership
+from openhitl.realtime.feed import FeedEvent, Subscriber, events_after, latest_event_id
+from openhitl.requests import presenter, service
+from openhitl.requests.models import TERMINAL_STATUSES
+from openhitl.requests.service import Readable
+
+router = APIRouter(tags=["events"])
+KEEPALIVE_SECONDS = 15.0
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+SSE_RESPONSES = {
+    200: {"content": {"text/event-stream": {}}, "description": "A stream of server-sent events"},
+    **error_responses(400, 401, 403, 404, 429),
+}
+TERMINAL_EVENTS = {
+    "request.completed": "completed",
+    "request.cancelled": "cancelled",
+    "request.timeout": "timeout",
+}
+
+
+def sse(*, data: object, event: str | None = None, id: int | None = None) -> str:
+    lines = []
+    if id is not None:
+        lines.append(f"id: {id}")
+    if event:
+        lines.append(f"event: {event}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'), default=str)}")
+    return "\n".join(lines) + "\n\n"
+
+
+async def read_request(state: AppState, *, request_id: str, user_id: str) -> Readable:
+    async with state.db.read() as session:
+        return await service.get_readable(session, request_id=request_id, user_id=user_id)
+
+
+async def wait_until_closed(
+    state: AppState,
+    subscriber: Subscriber,
+    readable: Readable,
+    *,
+    request_id: str,
+    user_id: str,
+    seconds: float,
+) -> Readable:
+    """Re-reads the request whenever one of its events arrives, until it is closed or time is up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while readable.request.status not in TERMINAL_STATUSES:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        try:
+            await asyncio.wait_for(subscriber.queue.get(), timeout=remaining)
+        except TimeoutError:
+            break
+        readable = await read_request(state, request_id=request_id, user_id=user_id)
+    return readable
+
+
+@router.get("/requests/{request_id}/events", response_class=StreamingResponse, responses=SSE_RESPONSES)
+async def request_outcome_stream(
+    request_id: Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")],
+    principal: RequestsRead,
+    state: State,
+) -> StreamingResponse:
+    """Server-sent events: one `completed`, `cancelled` or `timeout` event with the request, then the end."""
+    subscriber = state.feed.subscribe(user_id=None, requests=[request_id])
+    try:
+        readable = await read_request(state, request_id=request_id, user_id=principal.user_id)
+    except Exception:
+        state.feed.unsubscribe(subscriber)
+        raise
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal readable
+        try:
+            yield ": connected\n\n"
+            while readable.request.status not in TERMINAL_STATUSES:
+                readable = await wait_until_closed(
+                    state,
+                    subscriber,
+                    readable,
+                    request_id=request_id,
+                    user_id=principal.user_id,
+                    seconds=KEEPALIVE_SECONDS,
+                )
+                if readable.request.status not in TERMINAL_STATUSES:
+                    yield ": keep-alive\n\n"
+            async with state.db.read() as session:
+                detail = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
+            yield sse(event=readable.request.status, data={"request": detail.model_dump(mode="json")})
+        finally:
+            state.feed.unsubscribe(subscriber)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _active_loops(state: AppState, user_id: str) -> set[str]:
+    async with state.db.read() as session:
+        rows = await session.execute(
+            select(Membership.loop_id).where(Membership.user_id == user_id, Membership.status == "active")
+        )
+        return set(rows.scalars())
+
+
+def _parse_last_event_id(header: str | None, query: str | None) -> int | None:
+    raw = header if header not in (None, "") else query
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise BadRequest(
+            "Invalid Last-Event-ID", "Last-Event-ID must be the id of an event received earlier"
+        ) from None
+    if value < 0:
+        raise BadRequest("Invalid Last-Event-ID", "Last-Event-ID must be 0 or more")
+    return value
+
+
+@router.get("/events", response_class=StreamingResponse, responses=SSE_RESPONSES)
+async def reviewer_event_stream(
+    principal: CurrentPrincipal,
+    state: State,
+    last_event_id: Annotated[str | None, Header(description="Resume after this event id")] = None,
+    after: Annotated[
+        str | None, Query(description="Resume after this event id (for clients without headers)")
+    ] = None,
+) -> StreamingResponse:
+    """Server-sent events of the caller's loops: new, claimed, answered, cancelled and timed-out requests,
+    members joining and leaving. Each event has an `id`; reconnect with Last-Event-ID to resume exactly."""
+    resume = _parse_last_event_id(last_event_id, after)
+    loops = await _active_loops(state, principal.user_id)
+    subscriber = state.feed.subscribe(user_id=principal.user_id, loops=loops)
+    # Subscribed first, then the starting point read: nothing can fall in between.
+    start = await latest_event_id(state.db) if resume is None else resume
+
+    async def stream() -> AsyncIterator[str]:
+        sent = start
+        try:
+            yield ": connected\n\n"
+            for event in await events_after(state.db, after_id=start, loops=loops):
+                yield _event(event)
+                sent = event.id
+            while not subscriber.overflowed:
+                try:
+                    event = await asyncio.wait_for(subscriber.queue.get(), timeout=KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                if event.id > sent:
+                    yield _event(event)
+                    sent = event.id
+        finally:
+            state.feed.unsubscribe(subscriber)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _event(event: FeedEvent) -> str:
+    return sse(id=event.id, event=event.type, data=event.as_json())

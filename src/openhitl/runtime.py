@@ -1,0 +1,111 @@
+"""What runs beside the HTTP server: the notifier, the event feed, the outbox worker and the deadline sweeper.
+
+`openhitl serve` runs all of it; `openhitl worker` runs the workers alone (for scaled deployments).
+"""
+
+import asyncio
+from contextlib import suppress
+from typing import Any
+
+import structlog
+
+from openhitl.config import Settings
+from openhitl.delivery.timeouts import DeadlineSweeper
+from openhitl.delivery.worker import OutboxWorker
+from openhitl.kit.clock import Clock
+from openhitl.kit.db import Database
+from openhitl.kit.ratelimit import RateLimiter, Throttle
+from openhitl.kit.state import AppState
+from openhitl.realtime import events
+from openhitl.realtime.feed import EventFeed
+from openhitl.realtime.notifier import make_notifier
+
+log = structlog.get_logger("openhitl.runtime")
+SHUTDOWN_GRACE_SECONDS = 10
+
+
+def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
+    db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    events.install(db)
+    notifier = make_notifier(backend=settings.notifier, database_url=db.url, redis_url=settings.redis_url)
+    rate_limiter = RateLimiter(settings.rate_limit_per_hour, settings.redis_url)
+    return AppState(
+        settings=settings,
+        db=db,
+        clock=clock or Clock(),
+        rate_limiter=rate_limiter,
+        throttle=Throttle(rate_limiter.storage),
+        notifier=notifier,
+        feed=EventFeed(db, poll_seconds=settings.feed_poll_seconds),
+    )
+
+
+class Background:
+    """Starts and stops the background parts in order; wakes each on the hints that concern it."""
+
+    def __init__(self, state: AppState, *, worker: OutboxWorker | None, streams: bool) -> None:
+        self.state = state
+        self.worker = worker
+        self.streams = streams
+        self.sweeper = (
+            DeadlineSweeper(state.db, state.clock, poll_seconds=state.settings.deadline_poll_seconds)
+            if worker is not None
+            else None
+        )
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _publish(self, info: dict[str, Any]) -> None:
+        hint = info.get(events.HINTS)
+        if hint:
+            self.state.notifier.publish(hint)
+
+    def _on_hint(self, hint: dict[str, Any]) -> None:
+        if self.streams and ("events" in hint or "loops" in hint or "requests" in hint):
+            self.state.feed.wake()
+        if self.worker is not None and hint.get("outbox"):
+            self.worker.wake()
+        if self.sweeper is not None and "requests" in hint:
+            self.sweeper.wake()
+
+    async def start(self) -> None:
+        state = self.state
+        await state.notifier.start()
+        state.db.after_commit.append(self._publish)
+        state.notifier.add_listener(self._on_hint)
+        if self.streams:
+            await state.feed.start()
+        if self.worker is not None and self.sweeper is not None:
+            self._tasks = [
+                asyncio.create_task(self.worker.run(self._stop), name="openhitl-outbox-worker"),
+                asyncio.create_task(self.sweeper.run(self._stop), name="openhitl-deadline-sweeper"),
+            ]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            try:  # the current batch may finish; a hung delivery may not hold up shutdown
+                await asyncio.wait_for(task, timeout=SHUTDOWN_GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("background task did not stop in time; cancelled", task=task.get_name())
+            except Exception:
+                log.exception("background task failed", task=task.get_name())
+        if self.worker is not None:
+            for handler in self.worker.handlers.values():
+                closer = getattr(handler, "aclose", None)
+                if closer is not None:  # outbound HTTP clients of the webhook and push senders
+                    with suppress(Exception):
+                        await closer()
+        if self.streams:
+            await self.state.feed.stop()
+        self.state.notifier.remove_listener(self._on_hint)
+        with suppress(ValueError):
+            self.state.db.after_commit.remove(self._publish)
+        await self.state.notifier.stop()
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,1 @@
+"""Account-level webhook endpoints: CRUD, event filters, secrets, the delivery log and redelivery."""

@@ -1,0 +1,118 @@
+"""Queries on webhook endpoints, account signing secrets and the delivery log, scoped to their owner."""
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.accounts.models import User
+from openhitl.delivery.models import Delivery, OutboxMessage, WebhookEndpoint
+from openhitl.loops.models import Loop
+
+
+async def endpoints_for_request(
+    session: AsyncSession, *, creator_id: str, loop_id: str
+) -> list[WebhookEndpoint]:
+    """Enabled endpoints of the request's creator and of its loop's creator (each endpoint once)."""
+    loop_creator = select(Loop.creator_id).where(Loop.id == loop_id).scalar_subquery()
+    statement = (
+        select(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.is_active.is_(True),
+            or_(WebhookEndpoint.user_id == creator_id, WebhookEndpoint.user_id == loop_creator),
+        )
+        .order_by(WebhookEndpoint.id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def loop_name(session: AsyncSession, loop_id: str) -> str:
+    return str((await session.execute(select(Loop.name).where(Loop.id == loop_id))).scalar_one())
+
+
+async def list_endpoints(session: AsyncSession, *, user_id: str) -> list[WebhookEndpoint]:
+    statement = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.user_id == user_id)
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+    return list((await session.execute(statement)).scalars())
+
+
+async def get_endpoint(session: AsyncSession, *, endpoint_id: str, user_id: str) -> WebhookEndpoint | None:
+    statement = select(WebhookEndpoint).where(
+        WebhookEndpoint.id == endpoint_id, WebhookEndpoint.user_id == user_id
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_endpoint_for_delivery(session: AsyncSession, endpoint_id: str) -> WebhookEndpoint | None:
+    """For the sender only: it acts for the endpoint's owner, whose id the outbox message carries."""
+    return await session.get(WebhookEndpoint, endpoint_id)
+
+
+async def delete_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> None:
+    await session.execute(delete(Delivery).where(Delivery.endpoint_id == endpoint.id))
+    await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
+
+
+async def account_secret(session: AsyncSession, user_id: str) -> str | None:
+    statement = select(User.webhook_secret).where(User.id == user_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def set_account_secret_if_unset(session: AsyncSession, *, user_id: str, secret: str) -> str | None:
+    """Sets the secret unless someone else did first; returns the secret in force."""
+    statement = (
+        update(User)
+        .where(User.id == user_id, User.webhook_secret.is_(None))
+        .values(webhook_secret=secret)
+        .returning(User.webhook_secret)
+        .execution_options(synchronize_session=False)
+    )
+    if (await session.execute(statement)).first() is not None:
+        return secret
+    return await account_secret(session, user_id)
+
+
+async def replace_account_secret(session: AsyncSession, *, user_id: str, secret: str) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(webhook_secret=secret)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    endpoint_id: str | None = None,
+    request_id: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Delivery], int]:
+    """The owner's delivery attempts (to one endpoint, or about one request), newest first."""
+    conditions: list[ColumnElement[bool]] = [Delivery.user_id == user_id]
+    if endpoint_id is not None:
+        conditions.append(Delivery.endpoint_id == endpoint_id)
+    if request_id is not None:
+        conditions.append(Delivery.request_id == request_id)
+    total = await session.scalar(select(func.count()).select_from(Delivery).where(*conditions))
+    statement = (
+        select(Delivery)
+        .where(*conditions)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.execute(statement)).scalars()), int(total or 0)
+
+
+async def get_delivery(session: AsyncSession, *, delivery_id: str, user_id: str) -> Delivery | None:
+    statement = select(Delivery).where(Delivery.id == delivery_id, Delivery.user_id == user_id)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def outbox_message_exists(session: AsyncSession, message_id: str) -> bool:
+    statement = select(OutboxMessage.id).where(OutboxMessage.id == message_id)
+    return (await session.execute(statement)).first() is not None
