@@ -1,10 +1,16 @@
-"""Fixtures for integration tests: an owner with a loop, on every backend."""
+"""Fixtures for integration tests: databases and a database handle per backend, an owner with a loop."""
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
+from openhitl.kit.db import Database
+from openhitl.migrations import upgrade
+from tests.conftest import BACKENDS
+from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
 from tests.support.live import Account, LiveServer
 from tests.support.payloads import SEED_LOOP
 
@@ -23,3 +29,36 @@ def owner(server: LiveServer) -> Owner:
     answer = http.post("/v1/api/loops", json=SEED_LOOP)
     assert answer.status_code == 201, answer.text
     return Owner(account=account, http=http, loop_id=answer.json()["data"]["loop"]["id"])
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database of each kind, dropped afterwards."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    name, url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(name)
+
+
+@pytest.fixture
+def database_url(empty_database: str) -> str:
+    upgrade(empty_database)
+    return empty_database
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()

@@ -1,9 +1,7 @@
 """Email through the outbox to a real SMTP server on loopback, through an outage, and to the log without one."""
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -20,57 +18,14 @@ from openhitl.delivery.email import (
 from openhitl.delivery.models import OutboxMessage
 from openhitl.delivery.outbox import ClaimedMessage
 from openhitl.delivery.worker import OutboxWorker
-from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
-from openhitl.migrations import upgrade
-from tests.conftest import BACKENDS
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from tests.support.clock import ManualClock
 from tests.support.smtp import SmtpSink, smtp_sink  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.anyio
 
 FROM = "OpenHITL <noreply@hitl.example>"
 LINK = "https://hitl.example/login/email/abc123"
-
-
-class ManualClock(Clock):
-    def __init__(self) -> None:
-        self.current = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, delta: timedelta) -> None:
-        self.current += delta
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = sqlite_url(tmp_path)
-        upgrade(url)
-        yield url
-        return
-    name, url = create_postgres_database()
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop_postgres_database(name)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def queue_sign_in_email(db: Database, now: datetime, *, to: str = "ada@example.com") -> str:

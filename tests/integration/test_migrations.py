@@ -1,11 +1,8 @@
 """The one Alembic tree builds the models' schema on both databases, and goes down and up again."""
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,20 +12,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from openhitl.kit.db import normalise_url
 from openhitl.migrations import alembic_config, upgrade
 from openhitl.models import metadata
-from tests.conftest import BACKENDS
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    name, url = create_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(name)
 
 
 def schema_differences(url: str) -> tuple[list[Any], set[str]]:

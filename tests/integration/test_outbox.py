@@ -3,9 +3,7 @@
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -24,56 +22,10 @@ from openhitl.delivery.outbox import (
 from openhitl.delivery.worker import Handler, OutboxWorker
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
-from openhitl.migrations import upgrade, upgrade_async
-from tests.conftest import BACKENDS
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from openhitl.migrations import upgrade_async
+from tests.support.clock import ManualClock
 
 pytestmark = pytest.mark.anyio
-
-
-class ManualClock(Clock):
-    """Time moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.current = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, delta: timedelta) -> None:
-        self.current += delta
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture(params=BACKENDS)
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    name, url = create_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(name)
-
-
-@pytest.fixture
-def database_url(empty_database: str) -> str:
-    upgrade(empty_database)
-    return empty_database
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

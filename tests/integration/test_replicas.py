@@ -1,6 +1,7 @@
 """Several processes on one PostgreSQL: hints cross replicas through LISTEN/NOTIFY or Redis, and the
 separate `openhitl worker` process delivers."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from openhitl.migrations import upgrade
@@ -127,3 +129,158 @@ def test_the_worker_command_delivers_for_the_servers(tmp_path: Path) -> None:
         drop_postgres_database(name)
     assert "worker stopped" in stderr
     assert "Traceback" not in stderr
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "openhitl", *args], env=env, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _wait_healthy(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{base} did not come up")
+
+
+def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) -> None:
+    """5,000 requests closed through two server processes (answered, cancelled or timed out), with two
+    extra worker processes: every request reaches one terminal state, and its callback arrives once."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tests.support.live import free_port
+    from tests.support.receiver import Receiver
+
+    total = 5000
+    name, url = create_postgres_database()
+    upgrade(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHITL_")}
+    env.update(
+        OPENHITL_DATABASE_URL=url,
+        OPENHITL_SECRET_KEY="test-secret-key",
+        OPENHITL_DATA_DIR=str(tmp_path),
+        OPENHITL_TIMEOUT_SECONDS_MIN="1",
+        OPENHITL_DEADLINE_POLL_SECONDS="0.2",
+    )
+    ports = [free_port(), free_port()]
+    processes = [_start(["serve", "--port", str(port)], env) for port in ports]
+    processes += [_start(["worker"], env), _start(["worker"], env)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        with Receiver() as receiver:
+            for base in bases:
+                _wait_healthy(base)
+            owner_key = subprocess.run(
+                [sys.executable, "-m", "openhitl", "api-key", "create", "--email", "owner@example.com"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            reviewer_key = subprocess.run(
+                [sys.executable, "-m", "openhitl", "api-key", "create", "--email", "reviewer@example.com"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            owners = [
+                httpx.Client(base_url=b, headers={"Authorization": f"Bearer {owner_key}"}, timeout=60)
+                for b in bases
+            ]
+            reviewers = [
+                httpx.Client(base_url=b, headers={"Authorization": f"Bearer {reviewer_key}"}, timeout=60)
+                for b in bases
+            ]
+            loop = owners[0].post("/v1/api/loops", json={"name": "Scale", "icon": "eye"}).json()["data"]
+            assert (
+                reviewers[1].post("/v1/api/loops/join", json={"invite_code": loop["invite_code"]}).is_success
+            )
+
+            def create(index: int) -> tuple[int, str]:
+                body = {
+                    "processing_type": "time-sensitive",
+                    "type": "markdown",
+                    "request_text": f"#{index}",
+                    "timeout_seconds": 3 if index % 4 == 3 else 3600,
+                    "response_type": "boolean",
+                    "response_config": {},
+                    "default_response": False,
+                    "callback_url": receiver.url(),
+                }
+                answer = owners[index % 2].post(f"/v1/api/loops/{loop['loop']['id']}/requests", json=body)
+                assert answer.status_code == 201, answer.text
+                return index, answer.json()["data"]["request_id"]
+
+            def close(item: tuple[int, str]) -> None:
+                index, request_id = item
+                if index % 4 in (0, 1):
+                    answer = reviewers[index % 2].post(
+                        f"/v1/api/requests/{request_id}/respond", json={"response_data": index % 4 == 0}
+                    )
+                elif index % 4 == 2:
+                    answer = owners[(index + 1) % 2].delete(f"/v1/api/requests/{request_id}")
+                else:
+                    return  # left to time out
+                assert answer.status_code == 200, answer.text
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                created = list(pool.map(create, range(total)))
+                list(pool.map(close, created))
+            expected = {
+                request_id: ("completed", "completed", "cancelled", "timeout")[index % 4]
+                for index, request_id in created
+            }
+            deadline = time.monotonic() + 240
+            while (
+                len({r.json()["request_id"] for r in receiver.received()}) < total
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.5)
+            time.sleep(2)  # room for a duplicate to show up, if there were one
+            deliveries = receiver.received()
+            for client in (*owners, *reviewers):
+                client.close()
+
+        by_event: dict[str, set[bytes]] = {}
+        per_request: dict[str, list[str]] = {}
+        for delivery in deliveries:
+            by_event.setdefault(delivery.event_id, set()).add(delivery.body)
+            per_request.setdefault(delivery.json()["request_id"], []).append(delivery.event_id)
+        assert set(per_request) == set(expected), f"{len(per_request)} of {total} requests called back"
+        assert all(len(ids) == 1 for ids in per_request.values()), "an event was delivered more than once"
+        assert all(len(bodies) == 1 for bodies in by_event.values())
+        assert {d.json()["request_id"]: d.json()["status"] for d in deliveries} == expected
+
+        async def terminal_events() -> list[tuple[str, int]]:
+            engine = create_async_engine(url)
+            try:
+                async with engine.connect() as connection:
+                    rows = await connection.execute(
+                        text(
+                            "SELECT request_id, count(*) FROM events WHERE type IN "
+                            "('request.completed', 'request.cancelled', 'request.timeout') GROUP BY request_id"
+                        )
+                    )
+                    return [(r[0], r[1]) for r in rows]
+            finally:
+                await engine.dispose()
+
+        counts = asyncio.run(terminal_events())
+        assert len(counts) == total and {c for _, c in counts} == {1}
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        drop_postgres_database(name)

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from openhitl.kit.clock import Clock
 
@@ -22,3 +22,16 @@ class ShiftedClock(Clock):
             yield
         finally:
             self.offset -= timedelta(seconds=seconds)
+
+
+class ManualClock(Clock):
+    """Time moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.current = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta

@@ -26,6 +26,7 @@ class AppState:
     feed: "EventFeed"
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    # async: a plain def dependency would cost a thread-pool hop on every request.
     state: AppState = request.app.state.openhitl
     return state

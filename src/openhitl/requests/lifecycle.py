@@ -64,19 +64,31 @@ async def apply(
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     moved = (await session.execute(statement)).scalar_one_or_none()
-    if moved is None:
-        return None
-    await fanout.request_event(session, event=transition.event, request=moved, actor_id=actor_id, now=now)
+    if moved is not None:
+        await _moved(session, transition, moved, actor_id=actor_id, now=now, event_data=event_data)
+    return moved
+
+
+async def _moved(
+    session: AsyncSession,
+    transition: Transition,
+    request: Request,
+    *,
+    actor_id: str | None,
+    now: datetime,
+    event_data: dict[str, Any] | None = None,
+) -> None:
+    """What every transition sets in motion: its side effects and its audit event."""
+    await fanout.request_event(session, event=transition.event, request=request, actor_id=actor_id, now=now)
     await append_event(
         session,
         type=transition.event,
         at=now,
-        loop_id=moved.loop_id,
-        request_id=moved.id,
+        loop_id=request.loop_id,
+        request_id=request.id,
         actor_id=actor_id,
-        data={"from": moved.previous_status, "to": transition.target, **(event_data or {})},
+        data={"from": request.previous_status, "to": transition.target, **(event_data or {})},
     )
-    return moved
 
 
 def open_to(user_id: str, now: datetime) -> ColumnElement[bool]:
@@ -159,14 +171,5 @@ async def apply_due(
     )
     moved = list((await session.execute(statement)).scalars().all())
     for request in moved:
-        await fanout.request_event(session, event=transition.event, request=request, actor_id=None, now=now)
-        await append_event(
-            session,
-            type=transition.event,
-            at=now,
-            loop_id=request.loop_id,
-            request_id=request.id,
-            actor_id=None,
-            data={"from": request.previous_status, "to": transition.target},
-        )
+        await _moved(session, transition, request, actor_id=None, now=now)
     return moved
