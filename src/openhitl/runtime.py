@@ -65,8 +65,6 @@ class Background:
             self.state.feed.wake()
         if self.worker is not None and hint.get("outbox"):
             self.worker.wake()
-        if self.sweeper is not None and "requests" in hint:
-            self.sweeper.wake()
 
     async def start(self) -> None:
         state = self.state

@@ -72,13 +72,15 @@ class DeadlineSweeper:
         delay = 0.2
         while not stop.is_set():
             try:
-                moved = await self.run_once()
-                if moved >= self.batch_size:
-                    continue  # more are due: no sleeping
+                # Reads first: an idle server never opens a write transaction here.
                 deadline = await self.next_deadline()
                 wait = self.poll_seconds
                 if deadline is not None:
                     wait = min(wait, max(0.0, (deadline - self.clock.now()).total_seconds()))
+                if wait <= 0:
+                    if await self.run_once():
+                        continue
+                    wait = 0.05  # due rows held by another sweeper: let it finish instead of spinning
                 delay = 0.2
             except Exception as exc:  # the database may be restarting
                 log.warning("deadline sweep failed", error=str(exc))
