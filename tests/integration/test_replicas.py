@@ -158,7 +158,7 @@ def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) ->
     from tests.support.live import free_port
     from tests.support.receiver import Receiver
 
-    total = 5000
+    total = int(os.environ.get("OPENHITL_TEST_SCALE_REQUESTS", "5000"))
     name, url = create_postgres_database()
     upgrade(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHITL_")}
@@ -192,11 +192,11 @@ def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) ->
                 check=True,
             ).stdout.strip()
             owners = [
-                httpx.Client(base_url=b, headers={"Authorization": f"Bearer {owner_key}"}, timeout=60)
+                httpx.Client(base_url=b, headers={"Authorization": f"Bearer {owner_key}"}, timeout=120)
                 for b in bases
             ]
             reviewers = [
-                httpx.Client(base_url=b, headers={"Authorization": f"Bearer {reviewer_key}"}, timeout=60)
+                httpx.Client(base_url=b, headers={"Authorization": f"Bearer {reviewer_key}"}, timeout=120)
                 for b in bases
             ]
             loop = owners[0].post("/v1/api/loops", json={"name": "Scale", "icon": "eye"}).json()["data"]
