@@ -11,6 +11,8 @@ from pydantic import BaseModel
 
 import openhitl
 from openhitl.accounts.router import router as accounts_router
+from openhitl.accounts.schemas import EmailLinkRequest, SignIn, SignUp
+from openhitl.accounts.sessions import SESSION_COOKIE
 from openhitl.accounts.signin import router as signin_router
 from openhitl.config import Settings
 from openhitl.delivery.email import EMAIL_KIND, email_handler, email_sender
@@ -22,6 +24,7 @@ from openhitl.delivery.webhooks import WEBHOOK_KIND
 from openhitl.delivery.worker import Handler, OutboxWorker
 from openhitl.kit.clock import Clock
 from openhitl.kit.http import RequestContextMiddleware, install_error_handlers
+from openhitl.kit.logging import configure_logging
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
@@ -78,6 +81,7 @@ def build_worker(state: AppState) -> OutboxWorker:
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
     state = build_state(settings, clock)
 
     @asynccontextmanager
@@ -152,9 +156,36 @@ def _drop_default_422(app: FastAPI) -> None:
                             },
                         },
                     )
+        components = schema.setdefault("components", {})
         for name in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(name, None)
+            components.get("schemas", {}).pop(name, None)
+        _add_body_models(components)
+        _declare_bearer_security(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_body_models(components: dict[str, Any]) -> None:
+    """Routes that read JSON or a form themselves (sign-up, sign-in) name their models; define them."""
+    schemas = components.setdefault("schemas", {})
+    for model in (SignUp, SignIn, EmailLinkRequest):
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in found.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas.setdefault(model.__name__, found)
+
+
+def _declare_bearer_security(schema: dict[str, Any]) -> None:
+    """Every API operation that can answer 401 authenticates: a Bearer API key, or a browser's session cookie."""
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "An API key: hitl_live_…"},
+        "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(f"{API_PREFIXES[0]}/"):
+            continue
+        for operation in operations.values():
+            if "401" in operation.get("responses", {}):
+                operation["security"] = [{"bearer": []}, {"session": []}]

@@ -167,3 +167,34 @@ def test_rate_limit_headers_and_429_body(limited: LiveServer) -> None:
     assert body["data"]["reset_at"].endswith(":00:00Z")
     with limited.client(other) as http:
         assert http.get("/v1/test").status_code == 200  # limits are per key
+
+
+def test_unstorable_text_and_huge_bodies_are_refused(server: LiveServer) -> None:
+    account = server.account("careful")
+    with server.client(account) as http:
+        nul = http.post(
+            "/v1/api/loops",
+            content=b'{"name": "a\\u0000b", "icon": "x"}',
+            headers={"Content-Type": "application/json"},
+        )
+        lone = http.post(
+            "/v1/api/loops",
+            content=b'{"name": "a\\ud83db", "icon": "x"}',
+            headers={"Content-Type": "application/json"},
+        )
+        emoji = http.post(
+            "/v1/api/loops",
+            content=b'{"name": "ok \\ud83d\\ude00", "icon": "x"}',
+            headers={"Content-Type": "application/json"},
+        )
+        huge = http.post(
+            "/v1/api/loops",
+            content=b'{"name": "' + b"x" * 1_100_000 + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+        nul_path = http.get("/qr/AB%00CDE.png")
+    assert (nul.status_code, nul.json()["msg"]) == (400, "Validation failed")
+    assert (lone.status_code, lone.json()["msg"]) == (400, "Validation failed")
+    assert emoji.status_code == 201 and emoji.json()["data"]["loop"]["name"] == "ok 😀"
+    assert (huge.status_code, huge.json()["msg"]) == (413, "Request body too large")
+    assert nul_path.status_code == 400

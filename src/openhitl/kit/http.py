@@ -1,5 +1,7 @@
 """ASGI plumbing: request ids, rate-limit headers and the envelope on every error."""
 
+import json
+import re
 import uuid
 from typing import Any
 
@@ -29,6 +31,71 @@ HTTP_MESSAGES = {
 }
 
 
+# JSON text escapes that decode to strings no database should store: NUL, and unpaired UTF-16 surrogates.
+_UNSTORABLE = re.compile(
+    rb"\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+MAX_BODY_BYTES = 1_048_576
+
+
+async def _refuse(send: Send, status: int, msg: str, data: str) -> None:
+    body = json.dumps({"error": True, "msg": msg, "data": data}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def guard_input(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    """Refuses input that cannot be stored (NUL, lone surrogates) or is too large, before any handler runs.
+
+    Returns the `receive` to hand on (the body replayed), or None when it already answered.
+    """
+    raw_target = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+    if b"%00" in raw_target or "\x00" in scope.get("path", ""):
+        await _refuse(send, 400, "Validation failed", "The URL must not contain NUL (%00) characters")
+        return None
+    if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
+        return receive
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return receive
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            await _refuse(send, 413, "Request body too large", f"Send at most {MAX_BODY_BYTES} bytes")
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    if b"\x00" in body or _UNSTORABLE.search(body):
+        await _refuse(
+            send,
+            400,
+            "Validation failed",
+            "Text must not contain NUL (\\u0000) characters or unpaired surrogates (\\ud800-\\udfff)",
+        )
+        return None
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class RequestContextMiddleware:
     """Gives every answer an X-Request-ID and, when rate limiting is on, the X-RateLimit-* headers."""
 
@@ -53,7 +120,9 @@ class RequestContextMiddleware:
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await self.app(scope, receive, send_with_headers)
+            guarded = await guard_input(scope, receive, send_with_headers)
+            if guarded is not None:
+                await self.app(scope, guarded, send_with_headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -67,7 +136,8 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = list(exc.errors())
         msg, data = summarise(errors)
         content_type = request.headers.get("content-type", "")
-        if msg == "Invalid request body" and content_type and "json" not in content_type:
+        if msg == "Invalid request body" and "json" not in content_type:
+            content_type = content_type or "no Content-Type"
             data = f"Send the body as JSON with Content-Type: application/json (got {content_type})"
         return error_response(400, msg, data)
 
@@ -82,6 +152,10 @@ def install_error_handlers(app: FastAPI) -> None:
             msg = "Route not found"
         if exc.status_code == 405 and msg == "Method Not Allowed":
             msg = "Method not allowed"
+        if exc.status_code == 400 and msg == "There was an error parsing the body":
+            return error_response(
+                400, "Invalid request body", "Send UTF-8 JSON with Content-Type: application/json"
+            )
         return error_response(exc.status_code, msg, None, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(Exception)

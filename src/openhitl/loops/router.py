@@ -212,8 +212,11 @@ async def remove_member(
     "/qr/{invite_code}.png",
     response_class=HTTPResponse,
     responses={
-        200: {"content": {"image/png": {}}, "description": "QR code of the loop's join link"},
-        404: {},
+        200: {
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "QR code of the loop's join link",
+        },
+        **error_responses(404),
     },
 )
 async def loop_qr_code(

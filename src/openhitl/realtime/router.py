@@ -25,7 +25,10 @@ router = APIRouter(tags=["events"])
 KEEPALIVE_SECONDS = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 SSE_RESPONSES = {
-    200: {"content": {"text/event-stream": {}}, "description": "A stream of server-sent events"},
+    200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "A stream of server-sent events",
+    },
     **error_responses(400, 401, 403, 404, 429),
 }
 TERMINAL_EVENTS = {
