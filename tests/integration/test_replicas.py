@@ -89,8 +89,10 @@ def test_the_worker_command_delivers_for_the_servers(tmp_path: Path) -> None:
         OPENHITL_DATA_DIR=str(tmp_path),
         OPENHITL_DEADLINE_POLL_SECONDS="0.2",
     )
+    # a file, not a pipe: nobody reads a pipe during the test, and a full one would stall the process
+    worker_log = tmp_path / "worker.log"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "openhitl", "worker"], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "openhitl", "worker"], env=env, stderr=worker_log.open("w"), text=True
     )
     server = LiveServer(
         make_settings(tmp_path / "api", url, worker_enabled=False, timeout_seconds_min=1), backend="postgres"
@@ -125,15 +127,17 @@ def test_the_worker_command_delivers_for_the_servers(tmp_path: Path) -> None:
     finally:
         server.stop()
         worker.terminate()
-        _, stderr = worker.communicate(timeout=30)
+        worker.communicate(timeout=30)
+        stderr = worker_log.read_text()
         drop_postgres_database(name)
     assert "worker stopped" in stderr
     assert "Traceback" not in stderr
 
 
-def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    # Logs go to a file: an unread pipe fills up and then blocks the process mid-request.
     return subprocess.Popen(
-        [sys.executable, "-m", "openhitl", *args], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "openhitl", *args], env=env, stderr=log.open("w"), text=True
     )
 
 
@@ -170,8 +174,10 @@ def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) ->
         OPENHITL_DEADLINE_POLL_SECONDS="0.2",
     )
     ports = [free_port(), free_port()]
-    processes = [_start(["serve", "--port", str(port)], env) for port in ports]
-    processes += [_start(["worker"], env), _start(["worker"], env)]
+    processes = [
+        _start(["serve", "--port", str(port)], env, tmp_path / f"serve-{port}.log") for port in ports
+    ]
+    processes += [_start(["worker"], env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         with Receiver() as receiver:

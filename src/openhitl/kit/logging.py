@@ -32,7 +32,10 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
         )
     )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler: others (a test runner's capture, an embedding app's) stay.
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "_openhitl", False)]
+    handler._openhitl = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
