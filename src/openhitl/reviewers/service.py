@@ -172,18 +172,38 @@ def _member_guard(user_id: str) -> Any:
     )
 
 
-async def claim(
-    session: AsyncSession, *, request_id: str, user_id: str, lease_seconds: int, now: datetime
-) -> tuple[Request, Loop]:
-    request, loop = await _get(session, request_id=request_id, user_id=user_id)
-    claimed = await lifecycle.apply(
+async def _take(
+    session: AsyncSession,
+    transition: lifecycle.Transition,
+    *,
+    request_id: str,
+    user_id: str,
+    now: datetime,
+    values: dict[str, Any],
+) -> Request | None:
+    """Claim or answer: only while the request is open to this user and they are still a member."""
+    return await lifecycle.apply(
         session,
-        lifecycle.CLAIM,
+        transition,
         request_id=request_id,
         now=now,
         actor_id=user_id,
         condition=lifecycle.open_to(user_id, now),
         where=(_member_guard(user_id),),
+        values=values,
+    )
+
+
+async def claim(
+    session: AsyncSession, *, request_id: str, user_id: str, lease_seconds: int, now: datetime
+) -> tuple[Request, Loop]:
+    request, loop = await _get(session, request_id=request_id, user_id=user_id)
+    claimed = await _take(
+        session,
+        lifecycle.CLAIM,
+        request_id=request_id,
+        user_id=user_id,
+        now=now,
         values={
             "claimed_by": user_id,
             "claimed_at": now,
@@ -226,14 +246,12 @@ async def respond(
         )
     except (ResponseConfigError, ResponseDataError) as exc:
         raise BadRequest(f"Invalid response_data: {exc}", str(exc)) from exc
-    answered = await lifecycle.apply(
+    answered = await _take(
         session,
         lifecycle.RESPOND,
         request_id=request_id,
+        user_id=user_id,
         now=now,
-        actor_id=user_id,
-        condition=lifecycle.open_to(user_id, now),
-        where=(_member_guard(user_id),),
         values={
             "response_by": user_id,
             "response_at": now,
