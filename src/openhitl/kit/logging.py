@@ -22,7 +22,8 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        cache_logger_on_first_use=True,
+        # not cached: tests (structlog.testing.capture_logs) and reconfiguration must reach every logger
+        cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
