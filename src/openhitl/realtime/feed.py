@@ -6,6 +6,7 @@ realtime.events), so "after the last id" never skips anything.
 """
 
 import asyncio
+import json
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -33,6 +34,15 @@ class FeedEvent:
     actor_id: str | None
     data: dict[str, Any]
     created_at: datetime
+
+    def frame(self) -> str:
+        """The event as one server-sent-events frame, encoded once however many streams send it."""
+        cached: str | None = self.__dict__.get("_frame")
+        if cached is None:
+            data = json.dumps(self.as_json(), separators=(",", ":"), default=str)
+            cached = f"id: {self.id}\nevent: {self.type}\ndata: {data}\n\n"
+            object.__setattr__(self, "_frame", cached)
+        return cached
 
     def as_json(self) -> dict[str, Any]:
         return {

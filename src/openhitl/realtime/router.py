@@ -164,7 +164,9 @@ async def reviewer_event_stream(
                 sent = event.id
             while not subscriber.overflowed:
                 try:
-                    event = await asyncio.wait_for(subscriber.queue.get(), timeout=KEEPALIVE_SECONDS)
+                    # asyncio.timeout, not wait_for: no extra task per event per stream
+                    async with asyncio.timeout(KEEPALIVE_SECONDS):
+                        event = await subscriber.queue.get()
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
@@ -178,4 +180,4 @@ async def reviewer_event_stream(
 
 
 def _event(event: FeedEvent) -> str:
-    return sse(id=event.id, event=event.type, data=event.as_json())
+    return event.frame()
