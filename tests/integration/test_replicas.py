@@ -17,6 +17,16 @@ from openhitl.migrations import upgrade
 from tests.conftest import make_settings
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.live import LiveServer
+from tests.support.payloads import request_body
+
+
+def yes_no(text: str, **overrides: object) -> dict[str, object]:
+    """A yes/no request (no callback unless one is given)."""
+    fields: dict[str, object] = {"callback_url": ..., **overrides}
+    return request_body(
+        request_text=text, response_type="boolean", response_config={}, default_response=False, **fields
+    )
+
 
 REDIS_URL = os.environ.get("OPENHITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -51,15 +61,7 @@ def test_a_decision_on_one_replica_wakes_a_waiter_on_the_other(
         loop = http.post("/v1/api/loops", json={"name": "Replicated", "icon": "eye"}).json()["data"]
         request_id = http.post(
             f"/v1/api/loops/{loop['loop']['id']}/requests",
-            json={
-                "processing_type": "time-sensitive",
-                "type": "markdown",
-                "request_text": "Ship it?",
-                "timeout_seconds": 600,
-                "response_type": "boolean",
-                "response_config": {},
-                "default_response": False,
-            },
+            json=yes_no("Ship it?", timeout_seconds=600),
         ).json()["data"]["request_id"]
     with first.client(reviewer) as http:
         assert http.post("/v1/api/loops/join", json={"invite_code": loop["invite_code"]}).status_code == 200
@@ -105,15 +107,14 @@ def test_the_worker_command_delivers_for_the_servers(tmp_path: Path) -> None:
             ]
             request_id = http.post(
                 f"/v1/api/loops/{loop_id}/requests",
-                json={
-                    "processing_type": "time-sensitive",
-                    "type": "markdown",
-                    "request_text": "Soon over",
-                    "timeout_seconds": 2,
-                    "response_type": "text",
-                    "response_config": {},
-                    "default_response": "none",
-                },
+                json=request_body(
+                    request_text="Soon over",
+                    timeout_seconds=2,
+                    response_type="text",
+                    response_config={},
+                    default_response="none",
+                    callback_url=...,
+                ),
             ).json()["data"]["request_id"]
         # the API server runs no sweeper; only the worker process can time the request out
         deadline = time.monotonic() + 30
@@ -211,16 +212,8 @@ def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) ->
             )
 
             def create(index: int) -> tuple[int, str]:
-                body = {
-                    "processing_type": "time-sensitive",
-                    "type": "markdown",
-                    "request_text": f"#{index}",
-                    "timeout_seconds": 3 if index % 4 == 3 else 3600,
-                    "response_type": "boolean",
-                    "response_config": {},
-                    "default_response": False,
-                    "callback_url": receiver.url(),
-                }
+                timeout = 3 if index % 4 == 3 else 3600
+                body = yes_no(f"#{index}", timeout_seconds=timeout, callback_url=receiver.url())
                 answer = owners[index % 2].post(f"/v1/api/loops/{loop['loop']['id']}/requests", json=body)
                 assert answer.status_code == 201, answer.text
                 return index, answer.json()["data"]["request_id"]

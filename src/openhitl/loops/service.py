@@ -54,6 +54,20 @@ async def get_managed(session: AsyncSession, *, loop_id: str, user_id: str) -> L
     return access
 
 
+def active_member(*, loop_id: str, user_id: str, role: str, now: datetime) -> Membership:
+    """A membership that starts active now (the creator's, or a joiner's)."""
+    return Membership(
+        id=new_id(),
+        loop_id=loop_id,
+        user_id=user_id,
+        role=role,
+        status="active",
+        joined_at=now,
+        last_active=now,
+        created_at=now,
+    )
+
+
 async def new_invite_code(session: AsyncSession) -> str:
     for _ in range(20):
         code = random_code(INVITE_CODE_LENGTH)
@@ -77,16 +91,7 @@ async def create(
         created_at=now,
         updated_at=now,
     )
-    membership = Membership(
-        id=new_id(),
-        loop_id=loop.id,
-        user_id=creator_id,
-        role="creator",
-        status="active",
-        joined_at=now,
-        last_active=now,
-        created_at=now,
-    )
+    membership = active_member(loop_id=loop.id, user_id=creator_id, role="creator", now=now)
     session.add(loop)
     await session.flush()
     session.add(membership)

@@ -12,7 +12,7 @@ from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Valid
 from openhitl.kit.ids import new_id
 from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import Loop, Membership
-from openhitl.loops.service import LoopAccess, new_invite_code
+from openhitl.loops.service import LoopAccess, active_member, new_invite_code
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle
 from openhitl.requests.models import Request, Response
@@ -49,16 +49,7 @@ async def join(session: AsyncSession, *, user_id: str, invite_code: str, now: da
     if membership is not None and membership.status == "active":
         raise Conflict("You are already a member of this loop")
     if membership is None:
-        membership = Membership(
-            id=new_id(),
-            loop_id=loop.id,
-            user_id=user_id,
-            role="member",
-            status="active",
-            joined_at=now,
-            last_active=now,
-            created_at=now,
-        )
+        membership = active_member(loop_id=loop.id, user_id=user_id, role="member", now=now)
         session.add(membership)
     else:  # invited by email earlier: the code accepts the invitation too
         membership.status, membership.joined_at, membership.last_active = "active", now, now
