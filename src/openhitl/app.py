@@ -33,6 +33,7 @@ from openhitl.realtime.router import router as realtime_router
 from openhitl.requests.router import router as requests_router
 from openhitl.reviewers.router import router as reviewers_router
 from openhitl.runtime import Background, build_state
+from openhitl.web import install as install_web
 from openhitl.webhooks.router import router as webhooks_router
 
 # HITL.sh clients use /v1/api (production), /v1 (the OpenAPI reference) and /api/v1 (newer clients).
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.include_router(api, prefix=prefix, include_in_schema=index == 0)
     app.include_router(qr_router)
     app.include_router(signin_router)
+    install_web(app)
 
     @app.get("/health", tags=["health"])
     async def health() -> Health:

@@ -13,6 +13,7 @@ from tests.conftest import BACKENDS, start_server
 from tests.support.live import LiveServer
 from tests.support.payloads import SEED_LOOP
 from tests.support.smtp import SmtpSink
+from tests.support.web import form_token
 
 PASSWORD = "correct horse battery"
 
@@ -156,6 +157,7 @@ def test_form_posts_redirect_with_the_cookie(site: LiveServer) -> None:
         answer = http.post(
             "/signup",
             data={
+                "csrf_token": form_token(http, "/signup"),
                 "name": "Form User",
                 "email": email,
                 "password": PASSWORD,
@@ -166,8 +168,15 @@ def test_form_posts_redirect_with_the_cookie(site: LiveServer) -> None:
         assert answer.status_code == 303
         assert answer.headers["location"] == "/inbox"
         assert http.get("/v1/api/me").json()["data"]["user"]["name"] == "Form User"
+        http.post("/logout", data={"csrf_token": form_token(http, "/settings")})
         away = http.post(
-            "/login", data={"email": email, "password": PASSWORD, "next": "https://evil.example/"}
+            "/login",
+            data={
+                "csrf_token": form_token(http, "/login"),
+                "email": email,
+                "password": PASSWORD,
+                "next": "https://evil.example/",
+            },
         )
         assert (away.status_code, away.headers["location"]) == (303, "/")
 

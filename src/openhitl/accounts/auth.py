@@ -1,4 +1,4 @@
-"""Who is calling: Bearer API keys (and, later, web sessions) resolved to a Principal."""
+"""Who is calling: Bearer API keys and web sessions resolved to a Principal."""
 
 import hmac
 from collections.abc import Awaitable, Callable
@@ -85,7 +85,8 @@ async def _from_api_key(request: Request, state: AppState, header: str) -> Princ
     )
 
 
-async def _from_session(request: Request, state: AppState, token: str) -> Principal:
+async def session_principal(state: AppState, token: str) -> Principal:
+    """The signed-in browser behind a session cookie; refreshes the sliding expiry now and then."""
     now = state.clock.now()
     async with state.db.read() as session:
         row = await sessions.find(session, token=token, settings=state.settings)
@@ -93,13 +94,6 @@ async def _from_session(request: Request, state: AppState, token: str) -> Princi
         raise Unauthorized("Session expired or signed out; sign in again")
     if row.status != "active":
         raise Forbidden("Account suspended")
-    # Cookies ride along on cross-site requests; a changing request must prove it came from our pages.
-    if request.method in UNSAFE_METHODS and not hmac.compare_digest(
-        request.headers.get(CSRF_HEADER, ""), row.csrf_token
-    ):
-        raise Forbidden(
-            "Missing or invalid CSRF token", f"Send the session's csrf_token in the {CSRF_HEADER} header"
-        )
     if row.last_seen_at < now - sessions.REFRESH_AFTER:
         async with state.db.write() as session:
             await sessions.refresh(session, session_id=row.session_id, settings=state.settings, now=now)
@@ -112,6 +106,18 @@ async def _from_session(request: Request, state: AppState, token: str) -> Princi
         session_id=row.session_id,
         csrf_token=row.csrf_token,
     )
+
+
+async def _from_session(request: Request, state: AppState, token: str) -> Principal:
+    principal = await session_principal(state, token)
+    # Cookies ride along on cross-site requests; a changing request must prove it came from our pages.
+    if request.method in UNSAFE_METHODS and not hmac.compare_digest(
+        request.headers.get(CSRF_HEADER, ""), principal.csrf_token or ""
+    ):
+        raise Forbidden(
+            "Missing or invalid CSRF token", f"Send the session's csrf_token in the {CSRF_HEADER} header"
+        )
+    return principal
 
 
 async def authenticate(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:

@@ -15,19 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts import service as accounts
 from openhitl.accounts import sessions
+from openhitl.accounts.auth import session_principal
 from openhitl.accounts.models import User
 from openhitl.accounts.schemas import EmailLinkRequest, Notice, SignedIn, SignIn, SignUp, UserRead
 from openhitl.delivery.email import enqueue_email
 from openhitl.kit.envelope import Envelope, error_responses, ok
-from openhitl.kit.errors import BadRequest, Conflict, TooManyRequests
+from openhitl.kit.errors import ApiError, BadRequest, Conflict, TooManyRequests
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
 from openhitl.kit.urls import public_base_url
 from openhitl.loops import invitations
 from openhitl.reviewers import repository as reviewer_repository
 from openhitl.reviewers import service as reviewer_service
+from openhitl.web.routing import PageRoute
+from openhitl.web.security import check_anonymous_form, check_viewer_form
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], route_class=PageRoute)
 M = TypeVar("M", bound=BaseModel)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -41,7 +44,9 @@ def _wants_json(request: Request) -> bool:
 
 
 async def read_body(request: Request, model: type[M]) -> M:
-    """The same fields from an HTML form or a JSON body."""
+    """The same fields from an HTML form (which must carry its CSRF token) or a JSON body."""
+    if _is_form(request):
+        await check_anonymous_form(request)
     try:
         raw: Any = dict(await request.form()) if _is_form(request) else await request.json()
     except ValueError as exc:
@@ -192,6 +197,13 @@ async def log_in(request: Request, state: State) -> Response:
 async def log_out(request: Request, state: State) -> Response:
     """End this browser's session."""
     token = request.cookies.get(sessions.SESSION_COOKIE)
+    if token and _is_form(request):
+        try:
+            signed_in = await session_principal(state, token)
+        except ApiError:
+            signed_in = None  # an expired session has nothing left to protect
+        if signed_in is not None:
+            await check_viewer_form(request, signed_in)
     if token:
         async with state.db.write() as session:
             await sessions.destroy(session, token=token, settings=state.settings)

@@ -77,7 +77,7 @@ def review_item(request: ReviewRequest, loop: Loop, *, user_id: str, now: dateti
     )
 
 
-async def _guard_guessing(state: State, request: Request, user_id: str) -> None:
+async def guard_guessing(state: State, request: Request, user_id: str) -> None:
     address = request.client.host if request.client else "unknown"
     settings = state.settings
     if not await state.throttle.allow("join-user", user_id, settings.join_attempts_per_minute) or not (
@@ -91,7 +91,7 @@ async def join_loop(
     body: JoinBody, principal: CurrentPrincipal, session: WriteSession, state: State, request: Request
 ) -> Envelope[JoinedLoopOne]:
     """Join a loop with its invite code (also accepts a pending email invitation to it)."""
-    await _guard_guessing(state, request, principal.user_id)
+    await guard_guessing(state, request, principal.user_id)
     joined = await service.join(
         session, user_id=principal.user_id, invite_code=body.invite_code, now=state.clock.now()
     )

@@ -1,0 +1,105 @@
+"""Templates, static files and the headers every page carries."""
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+import openhitl
+from openhitl.web.markdown import render_markdown
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def duration(seconds: float) -> str:
+    """Time left, as a phone shows it: 45s, 12m, 3h 5m, 2d."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        hours, minutes = divmod(seconds // 60, 60)
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{seconds // 86400}d"
+
+
+def when(moment: datetime | None) -> str:
+    """A date in UTC; the page's script shows it in the viewer's own time zone."""
+    return moment.strftime("%d/%m/%Y %H:%M UTC") if moment else ""
+
+
+def number(value: float | int | None) -> str:
+    if value is None:
+        return ""
+    return format(Decimal(str(value)).normalize(), "f") if value != 0 else "0"
+
+
+def answer(value: object) -> str:
+    """A plain answer value as words: lists joined, booleans as yes/no."""
+    if isinstance(value, list):
+        return ", ".join(answer(part) for part in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+STATUS_LABELS = {"timeout": "Timed Out", "completed": "Completed", "cancelled": "Cancelled"}
+templates.env.filters.update(
+    markdown=render_markdown,
+    duration=duration,
+    when=when,
+    number=number,
+    answer=answer,
+    status_label=lambda status: STATUS_LABELS.get(status, status),
+)
+
+# No inline script or style anywhere: pages load only what this server serves. Request images may be anywhere.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: https: http:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "manifest-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+@cache
+def static_url(name: str) -> str:
+    """A cache-busting address for a file under static/: its content hash rides in the query."""
+    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:10]
+    return f"/static/{name}?v={digest}"
+
+
+templates.env.globals["static_url"] = static_url
+templates.env.globals["version"] = openhitl.__version__
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A whole page, or the fragment an htmx request asked for when the template has one."""
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
+    return response
