@@ -2,9 +2,10 @@
 
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -42,6 +43,8 @@ def no_outside_dns() -> Iterator[None]:
         socket.getaddrinfo = _real_getaddrinfo
 
 
+T = TypeVar("T")
+
 # Every test client comes from 127.0.0.1: per-address guessing guards are opened up, except where tested.
 TEST_DEFAULTS: dict[str, object] = {
     "join_attempts_per_minute_per_address": 100_000,
@@ -54,17 +57,23 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
     return Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret-key", **values)  # type: ignore[arg-type]
 
 
+def off_loop(function: Callable[..., T], *args: Any) -> T:
+    """Runs set-up that calls asyncio.run() in a thread of its own: browser tests hold a running loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args).result()
+
+
 def start_server(
     backend: str, tmp_path_factory: pytest.TempPathFactory, **overrides: object
 ) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp(f"openhitl-{backend}")
     pg_name = None
     if backend == "postgres":
-        pg_name, url = create_postgres_database()
+        pg_name, url = off_loop(create_postgres_database)
     else:
         url = sqlite_url(data_dir)
     try:
-        upgrade(url)
+        off_loop(upgrade, url)
         server = LiveServer(make_settings(data_dir, url, **overrides), backend=backend).start()
         try:
             yield server
@@ -72,7 +81,7 @@ def start_server(
             server.stop()
     finally:
         if pg_name:
-            drop_postgres_database(pg_name)
+            off_loop(drop_postgres_database, pg_name)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

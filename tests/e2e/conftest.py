@@ -24,7 +24,12 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+}
 DESKTOP = {"viewport": {"width": 1280, "height": 860}}
 
 
@@ -51,7 +56,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture(scope="module", params=BACKENDS)
 def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A live server where anyone may sign up, as the browser tests create their people through the pages."""
-    yield from start_server(request.param, tmp_path_factory, signup="open")
+    yield from start_server(request.param, tmp_path_factory, signup="open", worker_poll_seconds=0.05)
 
 
 class Screens:

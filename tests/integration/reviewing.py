@@ -1,5 +1,6 @@
 """Helpers for reviewer tests: a loop with reviewers in it, and requests to answer."""
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,3 +44,12 @@ def make_team(server: LiveServer, reviewers: int = 2) -> Team:
         assert joined.status_code == 200, joined.text
         team.reviewers.append(reviewer)
     return team
+
+
+def wait_for_status(team: Team, request_id: str, status: str, seconds: float = 10) -> dict[str, object]:
+    deadline = time.monotonic() + seconds
+    while True:
+        current = team.status(request_id)
+        if current["status"] == status or time.monotonic() > deadline:
+            return current
+        time.sleep(0.05)

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.integration.reviewing import Team, make_team
+from tests.integration.reviewing import Team, make_team, wait_for_status
 from tests.support.live import Account, LiveServer
 from tests.support.sse import SseListener
 
@@ -131,15 +131,6 @@ def test_bad_last_event_id_is_refused(server: LiveServer) -> None:
         answer = http.get("/v1/api/events", headers={"Last-Event-ID": "yesterday"})
     assert answer.status_code == 400
     assert answer.json()["msg"] == "Invalid Last-Event-ID"
-
-
-def wait_for_status(team: Team, request_id: str, status: str, seconds: float = 10) -> dict[str, object]:
-    deadline = time.monotonic() + seconds
-    while True:
-        current = team.status(request_id)
-        if current["status"] == status or time.monotonic() > deadline:
-            return current
-        time.sleep(0.05)
 
 
 def test_a_request_times_out_when_its_deadline_passes(server: LiveServer) -> None:

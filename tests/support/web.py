@@ -4,7 +4,10 @@ import re
 
 import httpx
 
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+from openhitl.kit.ids import new_id
+from tests.support.live import LiveServer
+
+_TOKEN = re.compile(r'(?:name="csrf_token" value="|data-csrf=")([^"]+)"')
 
 
 def form_token(http: httpx.Client, path: str) -> str:
@@ -14,3 +17,29 @@ def form_token(http: httpx.Client, path: str) -> str:
     found = _TOKEN.search(page.text)
     assert found, f"no form with a CSRF token on {path}"
     return found.group(1)
+
+
+PASSWORD = "correct horse battery"
+
+
+def browser(server: LiveServer) -> httpx.Client:
+    """A client that behaves like a browser: cookies kept, redirects shown rather than followed."""
+    return httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
+
+
+def sign_up(server: LiveServer, *, invite_code: str, name: str = "Reviewer") -> tuple[httpx.Client, str]:
+    """A browser that signed up through the form with a loop's invite code (and so joined the loop)."""
+    http = browser(server)
+    email = f"{name.lower().replace(' ', '.')}.{new_id()}@example.com"
+    answer = http.post(
+        "/signup",
+        data={
+            "csrf_token": form_token(http, "/signup"),
+            "name": name,
+            "email": email,
+            "password": PASSWORD,
+            "invite_code": invite_code,
+        },
+    )
+    assert answer.status_code == 303, answer.text
+    return http, email

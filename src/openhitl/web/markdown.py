@@ -1,5 +1,7 @@
 """Request text as safe HTML: Markdown without raw HTML, then an allow-list sanitiser as a second wall."""
 
+import html
+
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -25,3 +27,8 @@ def render_markdown(text: str) -> Markup:
         link_rel="noopener noreferrer nofollow",
     )
     return Markup(clean)  # sanitised just above
+
+
+def plain_text(text: str) -> str:
+    """The words of a Markdown text without its markup, for previews (escaped again when shown)."""
+    return " ".join(html.unescape(nh3.clean(_parser.render(text), tags=set())).split())

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 import openhitl
-from openhitl.web.markdown import render_markdown
+from openhitl.web.markdown import plain_text, render_markdown
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -55,6 +55,7 @@ def answer(value: object) -> str:
 STATUS_LABELS = {"timeout": "Timed Out", "completed": "Completed", "cancelled": "Cancelled"}
 templates.env.filters.update(
     markdown=render_markdown,
+    plain=plain_text,
     duration=duration,
     when=when,
     number=number,

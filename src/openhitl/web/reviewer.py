@@ -49,6 +49,23 @@ async def _queue(
     return [review_item(r, loop, user_id=user_id, now=now) for r, loop in rows]
 
 
+def conflict_notice(item: ReviewItem) -> str:
+    """What happened to a request someone had open, in the words a reviewer expects."""
+    if item.status == "cancelled":
+        return "The requester cancelled this request."
+    if item.status == "completed":
+        return (
+            "Someone else answered this request first."
+            if not item.answered_by_me
+            else "You already answered."
+        )
+    if item.status == "timeout" or item.time_left_seconds <= 0:
+        return "Time ran out: this request timed out before an answer arrived."
+    if item.status == "claimed" and not item.claimed_by_me:
+        return "Someone else got this one first and is answering it now."
+    return "This request changed while you had it open. Try again."
+
+
 @router.get("/")
 async def home(
     request: Request,
@@ -166,9 +183,9 @@ async def claim(
             now=now,
         )
         item = review_item(claimed, loop, user_id=viewer.user_id, now=now)
-    except Conflict as exc:
-        notice = exc.data if isinstance(exc.data, str) else exc.msg
+    except Conflict:
         item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=now)
+        notice = conflict_notice(item)
     config = parse_config(item.response_type, item.response_config)
     return render(
         request,
@@ -220,7 +237,7 @@ async def respond(request: Request, request_id: RequestId, viewer: FormViewer, s
             item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=now)
         detail = exc.data if isinstance(exc.data, str) else None
         if exc.status_code == 409:
-            return _request_page(request, viewer, item, status_code=409, notice=detail or exc.msg)
+            return _request_page(request, viewer, item, status_code=409, notice=conflict_notice(item))
         return _request_page(
             request, viewer, item, status_code=exc.status_code, error=exc.msg, error_detail=detail
         )
