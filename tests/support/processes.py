@@ -40,8 +40,9 @@ def api_key(env: dict[str, str], email: str) -> str:
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    assert created.returncode == 0, f"openhitl api-key create failed:\n{created.stderr[-3000:]}"
     return created.stdout.strip()
 
 
