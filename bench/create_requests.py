@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import proxy
 import report
 from loadgen import LoadError, WrkResult, ensure_wrk, run_wrk, write_post_script, wrk_version
 
@@ -59,7 +60,7 @@ class Target:
     base_url: str
     create_url: str
     script: Path
-    pid: int
+    pids: tuple[int, ...]  # the server's processes: one, or every replica
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -84,13 +85,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="benchmark this git revision (exported from the repository) instead of the working tree",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to separate cores")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="OpenHITL replicas behind nginx (deploy/nginx.conf); more than 1 needs --database postgres",
+    )
     parser.add_argument("--write-md", action="store_true", help="write the result into BENCHMARKS.md")
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        metavar="FILE",
+        help="append the figures as JSON lines to FILE (for bench/run)",
+    )
     parser.add_argument(
         "--profile", type=Path, metavar="FILE", help="after measuring, py-spy one more OpenHITL run into FILE"
     )
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.connections < 1 or args.duration < 1:
-        parser.error("--runs, --connections and --duration must be at least 1")
+    if args.runs < 1 or args.connections < 1 or args.duration < 1 or args.replicas < 1:
+        parser.error("--runs, --connections, --duration and --replicas must be at least 1")
+    if args.replicas > 1 and args.database != "postgres":
+        parser.error("several replicas share one database: --replicas needs --database postgres")
     return args
 
 
@@ -160,6 +175,18 @@ def server(name: str, command: list[str], *, port: int, env: dict[str, str], log
             process.wait()
 
 
+def wait_listening(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"nothing listens on port {port}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def throwaway_postgres(admin_url: str) -> Iterator[tuple[str, str]]:
     """A new empty database and the server's version; dropped afterwards."""
@@ -216,7 +243,13 @@ def openhitl_source(commit: str | None, scratch: Path) -> tuple[Path | None, str
 
 
 def start_openhitl(
-    stack: ExitStack, scratch: Path, *, database_url: str | None, cpu: int | None, source: Path | None = None
+    stack: ExitStack,
+    scratch: Path,
+    *,
+    database_url: str | None,
+    cpu: int | None,
+    source: Path | None = None,
+    replicas: int = 1,
 ) -> tuple[Target, str]:
     env = {**os.environ, "OPENHITL_DATA_DIR": str(scratch / "data")}
     if source is not None:  # ahead of the editable install's path entry
@@ -233,10 +266,19 @@ def start_openhitl(
     if created.returncode != 0 or not created.stdout.strip():
         raise SystemExit(f"openhitl api-key create failed:\n{created.stderr}")
     token = created.stdout.strip()
-    port = free_port()
-    command = pinned([tool("openhitl"), "serve", "--host", "127.0.0.1", "--port", str(port)], cpu)
-    pid = stack.enter_context(server("openhitl", command, port=port, env=env, log=scratch / "openhitl.log"))
-    base = f"http://127.0.0.1:{port}"
+    ports = [free_port() for _ in range(replicas)]
+    pids = []
+    for number, port in enumerate(ports, 1):
+        command = pinned([tool("openhitl"), "serve", "--host", "127.0.0.1", "--port", str(port)], cpu)
+        log = scratch / f"openhitl-{number}.log"
+        pids.append(stack.enter_context(server("openhitl", command, port=port, env=env, log=log)))
+    base = f"http://127.0.0.1:{ports[0]}"
+    if replicas > 1:
+        public = free_port()
+        upstreams = [f"127.0.0.1:{port}" for port in ports]
+        stack.enter_context(proxy.nginx(scratch, listen=public, upstreams=upstreams))
+        base = f"http://127.0.0.1:{public}"
+        wait_listening(public)
     status, answer = call("POST", f"{base}/v1/api/loops", token=token, body={"name": "Bench", "icon": "⚡"})
     if status != 201:
         raise SystemExit(f"creating the loop answered {status}: {answer}")
@@ -244,7 +286,7 @@ def start_openhitl(
     create_url = f"{base}/v1/api/loops/{loop_id}/requests"
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     script = write_post_script(scratch / "openhitl.lua", body=json.dumps(SEED_BODY), headers=headers)
-    return Target("OpenHITL", base, create_url, script, pid), token
+    return Target("OpenHITL", base, create_url, script, tuple(pids)), token
 
 
 def start_bare(stack: ExitStack, scratch: Path, *, token: str, cpu: int | None) -> Target:
@@ -274,7 +316,7 @@ def start_bare(stack: ExitStack, scratch: Path, *, token: str, cpu: int | None) 
     base = f"http://127.0.0.1:{port}"
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     script = write_post_script(scratch / "bare.lua", body=json.dumps(SEED_BODY), headers=headers)
-    return Target("bare FastAPI", base, f"{base}/v1/api/loops/{'0' * 24}/requests", script, pid)
+    return Target("bare FastAPI", base, f"{base}/v1/api/loops/{'0' * 24}/requests", script, (pid,))
 
 
 def check_same_answer(openhitl: Target, bare: Target, token: str) -> None:
@@ -303,7 +345,7 @@ def measure(
         script=target.script,
         duration_s=seconds,
         connections=args.connections,
-        server_pid=target.pid,
+        server_pids=target.pids,
         cpu=cpu,
     )
     print(
@@ -332,13 +374,13 @@ def profile(wrk: str, target: Target, args: argparse.Namespace, *, out: Path, cp
         py_spy,
         "record",
         "--pid",
-        str(target.pid),
+        str(target.pids[0]),
         "--duration",
         str(round(seconds - 3)),
         "--rate",
         "250",
     ]
-    print(f"profiling {target.name} (pid {target.pid}) with py-spy into {out}:")
+    print(f"profiling {target.name} (pid {target.pids[0]}) with py-spy into {out}:")
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         load = pool.submit(measure, wrk, target, args, seconds=seconds, cpu=cpu)
         time.sleep(1.5)
@@ -481,9 +523,12 @@ def markdown_block(
 ) -> str:
     machine = report.machine()
     title = "SQLite" if args.database == "sqlite" else "PostgreSQL"
+    if args.replicas > 1:
+        title += f", {args.replicas} replicas behind nginx"
     command = (
         f".venv/bin/python bench/create_requests.py --duration {args.duration:g} --connections {args.connections}"
         f" --database {args.database} --runs {args.runs}"
+        + (f" --replicas {args.replicas}" if args.replicas > 1 else "")
         + (f" --commit {args.commit}" if args.commit else "")
         + " --write-md"
     )
@@ -515,6 +560,31 @@ def markdown_block(
     )
 
 
+def variant(args: argparse.Namespace) -> str:
+    """`sqlite`, `postgres`, or `postgres-2-replicas`: the name of the result's block."""
+    return args.database + (f"-{args.replicas}-replicas" if args.replicas > 1 else "")
+
+
+def summary_figures(args: argparse.Namespace, rows: list[list[str]]) -> list[dict[str, Any]]:
+    """The rows with a target, for `python -m bench`'s table."""
+    database = "PostgreSQL" if args.database == "postgres" else "SQLite"
+    if args.replicas > 1:
+        database += f", {args.replicas} replicas"
+    return [
+        {
+            "benchmark": "create request",
+            "database": database,
+            "figure": figure,
+            "measured": measured,
+            "target": target,
+            "ok": verdict == "pass",
+            "result": "PASS" if verdict == "pass" else "MISS",
+        }
+        for figure, measured, _bare, target, verdict in rows
+        if target
+    ]
+
+
 def _stop(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds the stack, so the servers and the database are cleaned up
 
@@ -527,7 +597,13 @@ def main(argv: list[str] | None = None) -> int:
     except LoadError as exc:
         print(exc, file=sys.stderr)
         return 2
-    pin = not args.no_pin and shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+    # Replicas are there to use both cores: pinning them to one would defeat the point.
+    pin = (
+        not args.no_pin
+        and args.replicas == 1
+        and shutil.which("taskset") is not None
+        and (os.cpu_count() or 1) >= 2
+    )
     server_cpu, wrk_cpu = (SERVER_CPU, WRK_CPU) if pin else (None, None)
     setup = (
         f"Each server (one uvicorn worker, uvloop + httptools, no access log) pinned to core {SERVER_CPU}, "
@@ -535,6 +611,11 @@ def main(argv: list[str] | None = None) -> int:
         if pin
         else "Servers (one uvicorn worker, uvloop + httptools, no access log) and wrk (1 thread) not pinned."
     )
+    if args.replicas > 1:
+        setup += (
+            f" OpenHITL runs as {args.replicas} `openhitl serve` replicas behind nginx (deploy/nginx.conf), "
+            "the bare app alone without nginx; server CPU adds up the replicas, nginx counts as other processes."
+        )
     versions = f"{wrk_version(wrk)}"
     results: dict[str, list[WrkResult]] = {"OpenHITL": [], "bare FastAPI": []}
     failed = False
@@ -551,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
         source, code = openhitl_source(args.commit, scratch)
         rev = commit_sha(args.commit)[:12] if args.commit else None
         openhitl, token = start_openhitl(
-            stack, scratch, database_url=database_url, cpu=server_cpu, source=source
+            stack, scratch, database_url=database_url, cpu=server_cpu, source=source, replicas=args.replicas
         )
         bare = start_bare(stack, scratch, token=token, cpu=server_cpu)
         check_same_answer(openhitl, bare, token)
@@ -580,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = table_rows(best(results["OpenHITL"]), best(results["bare FastAPI"]))
     print(f"\nbest of {args.runs} runs per side (by requests/s):")
     print(text_table(rows))
+    report.append_summary(args.summary, summary_figures(args, rows))
     if failed:
         print(
             "\nFAILED: some answers were not 2xx or sockets failed (see !!! above); nothing written.",
@@ -598,8 +680,8 @@ def main(argv: list[str] | None = None) -> int:
             code=code,
             rev=rev,
         )
-        report.write_block(f"create-request-{args.database}", block, heading="## Create request")
-        print(f"\nwrote the create-request ({args.database}) block of {report.BENCHMARKS_MD}")
+        report.write_block(f"create-request-{variant(args)}", block, heading="## Create request")
+        print(f"\nwrote the create-request ({variant(args)}) block of {report.BENCHMARKS_MD}")
     return 0
 
 

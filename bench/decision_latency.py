@@ -329,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     checks, distributions = results(outcome)
     harness.print_tables(checks, distributions, "milliseconds")
+    harness.save_summary(args, "decision latency", checks)
     noise = (
         f"The server used {outcome.server_cpu_ms:.1f} ms of CPU per sample (create, wait, respond, webhook); "
         f"other processes on the machine used {outcome.other_cores:.2f} cores meanwhile"

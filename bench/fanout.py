@@ -352,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     checks, distributions = results(outcome, args.reviewers)
     harness.print_tables(checks, distributions, "milliseconds")
+    harness.save_summary(args, "fan-out and memory", checks)
     memory = (
         f"Server RSS: {outcome.rss_idle_mb:.1f} MB idle after start-up, {outcome.rss_streams_mb:.1f} MB with "
         f"the {args.reviewers:,} streams open, {outcome.rss_after_mb:.1f} MB after the requests (peak "

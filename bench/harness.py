@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +30,7 @@ from loadgen import CpuTimes
 T = TypeVar("T")
 SERVER_CPU, CLIENT_CPU = 0, 1
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +49,12 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-pin", action="store_true", help="do not pin the server and this script to separate cores"
     )
     parser.add_argument("--write-md", action="store_true", help="write the result into BENCHMARKS.md")
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        metavar="FILE",
+        help="append the figures as JSON lines to FILE (for bench/run)",
+    )
 
 
 # --- the server -------------------------------------------------------------------------------------------
@@ -307,6 +314,18 @@ def print_tables(checks: Sequence[Check], distributions: Sequence[Distribution],
         print(text_table(DISTRIBUTION_HEADER, distribution_rows(distributions)))
     print()
     print(text_table(CHECK_HEADER, check_rows(checks)))
+
+
+def save_summary(args: argparse.Namespace, benchmark: str, checks: Sequence[Check]) -> None:
+    """One JSON line per figure for `python -m bench`, which prints them all in one table."""
+    report.append_summary(
+        args.summary,
+        [
+            {"benchmark": benchmark, "database": DATABASE_NAMES[args.database], **asdict(check)}
+            | {"result": check.verdict}
+            for check in checks
+        ],
+    )
 
 
 def command_line(script: str, options: Sequence[str]) -> str:

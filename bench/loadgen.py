@@ -50,15 +50,19 @@ class CpuTimes:
     children: float
 
     @classmethod
-    def now(cls, pid: int) -> "CpuTimes":
+    def now(cls, *pids: int) -> "CpuTimes":
+        """`process` adds up the processes given (several replicas count as one server)."""
         ticks = os.sysconf("SC_CLK_TCK")
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
         user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[:8])
-        own = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        process = 0
+        for pid in pids:
+            own = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            process += int(own[11]) + int(own[12])
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return cls(
             machine=(user + nice + system + irq + softirq + steal) / ticks,
-            process=(int(own[11]) + int(own[12])) / ticks,
+            process=process / ticks,
             children=children.ru_utime + children.ru_stime,
         )
 
@@ -108,7 +112,7 @@ def run_wrk(
     script: Path,
     duration_s: float,
     connections: int,
-    server_pid: int,
+    server_pids: tuple[int, ...],
     threads: int = 1,
     cpu: int | None = None,
 ) -> WrkResult:
@@ -127,9 +131,9 @@ def run_wrk(
     ]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu), *command]
-    before, started = CpuTimes.now(server_pid), time.monotonic()
+    before, started = CpuTimes.now(*server_pids), time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    after, elapsed = CpuTimes.now(server_pid), time.monotonic() - started
+    after, elapsed = CpuTimes.now(*server_pids), time.monotonic() - started
     if result.returncode != 0:
         raise LoadError(f"wrk failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
     parsed = parse_wrk(result.stdout)

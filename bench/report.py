@@ -1,11 +1,13 @@
 """What every benchmark reports: the machine it ran on, and its own section of BENCHMARKS.md."""
 
+import json
 import os
 import platform
 import re
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 PACKAGES = (
@@ -96,3 +98,12 @@ def write_block(key: str, block: str, *, heading: str, path: Path = BENCHMARKS_M
     else:
         text = text.rstrip("\n") + f"\n\n{heading}\n\n{marked}\n"
     path.write_text(text.rstrip("\n") + "\n")
+
+
+def append_summary(path: Path | None, figures: list[dict[str, Any]]) -> None:
+    """Figures as JSON lines (benchmark, database, figure, measured, target, ok, result), when asked for."""
+    if path is None:
+        return
+    with path.open("a") as out:
+        for figure in figures:
+            out.write(json.dumps(figure, ensure_ascii=False) + "\n")

@@ -345,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     ]
     harness.print_tables(checks, [decided, seen], "lateness, milliseconds")
+    harness.save_summary(args, "timeouts and idle CPU", checks)
     during = (
         f"While the due requests timed out the server process used {observed.sweep_cpu_percent:.1f}% of a core"
         + ("" if args.database == "sqlite" else " (its PostgreSQL backends not counted)")

@@ -34,6 +34,17 @@ def migrate() -> None:
     typer.echo("database is at the newest schema", err=True)
 
 
+def _migrate_in_child() -> None:
+    """`openhitl migrate` as a child process: alembic and mako never load into the long-running process."""
+    import subprocess
+    import sys
+
+    migrated = subprocess.run([sys.executable, "-m", "openhitl", "migrate"], check=False)
+    if migrated.returncode != 0:
+        typer.echo("migrating the database failed; not starting", err=True)
+        raise typer.Exit(migrated.returncode)
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -43,10 +54,9 @@ def serve(
     import uvicorn
 
     from openhitl.app import create_app
-    from openhitl.migrations import upgrade
 
     settings = _settings()
-    upgrade(settings.resolved_database_url)
+    _migrate_in_child()
     app = create_app(settings)
     uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True, server_header=False)
 
@@ -57,11 +67,10 @@ def worker() -> None:
     import signal
 
     from openhitl.app import build_worker
-    from openhitl.migrations import upgrade
     from openhitl.runtime import Background, build_state
 
     settings = _settings()
-    upgrade(settings.resolved_database_url)
+    _migrate_in_child()
 
     async def run() -> None:
         state = build_state(settings)

@@ -34,7 +34,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         db=db,
         clock=clock or Clock(),
         rate_limiter=rate_limiter,
-        throttle=Throttle(rate_limiter.storage),
+        throttle=Throttle(rate_limiter.counters),
         notifier=notifier,
         feed=EventFeed(db, poll_seconds=settings.feed_poll_seconds),
     )

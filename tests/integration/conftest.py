@@ -10,7 +10,7 @@ import pytest
 from openhitl.kit.db import Database
 from openhitl.migrations import upgrade
 from tests.conftest import BACKENDS
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from tests.support.databases import throwaway_database
 from tests.support.live import Account, LiveServer
 from tests.support.payloads import SEED_LOOP
 
@@ -39,14 +39,8 @@ def anyio_backend() -> str:
 @pytest.fixture(params=BACKENDS)
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a new, empty database of each kind, dropped afterwards."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    name, url = create_postgres_database()
-    try:
+    with throwaway_database(request.param, tmp_path) as url:
         yield url
-    finally:
-        drop_postgres_database(name)
 
 
 @pytest.fixture

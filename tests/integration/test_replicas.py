@@ -3,8 +3,6 @@ separate `openhitl worker` process delivers."""
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,16 +15,15 @@ from openhitl.migrations import upgrade
 from tests.conftest import make_settings
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.live import LiveServer
-from tests.support.payloads import request_body
-
-
-def yes_no(text: str, **overrides: object) -> dict[str, object]:
-    """A yes/no request (no callback unless one is given)."""
-    fields: dict[str, object] = {"callback_url": ..., **overrides}
-    return request_body(
-        request_text=text, response_type="boolean", response_config={}, default_response=False, **fields
-    )
-
+from tests.support.payloads import request_body, yes_no
+from tests.support.processes import (
+    Replica,
+    api_key,
+    openhitl_env,
+    start_openhitl,
+    stop_processes,
+    wait_healthy,
+)
 
 REDIS_URL = os.environ.get("OPENHITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -84,18 +81,9 @@ def test_a_decision_on_one_replica_wakes_a_waiter_on_the_other(
 def test_the_worker_command_delivers_for_the_servers(tmp_path: Path) -> None:
     name, url = create_postgres_database()
     upgrade(url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHITL_")}
-    env.update(
-        OPENHITL_DATABASE_URL=url,
-        OPENHITL_SECRET_KEY="test-secret-key",
-        OPENHITL_DATA_DIR=str(tmp_path),
-        OPENHITL_DEADLINE_POLL_SECONDS="0.2",
-    )
-    # a file, not a pipe: nobody reads a pipe during the test, and a full one would stall the process
+    env = openhitl_env(url, tmp_path, deadline_poll_seconds=0.2)
     worker_log = tmp_path / "worker.log"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "openhitl", "worker"], env=env, stderr=worker_log.open("w"), text=True
-    )
+    worker = start_openhitl(["worker"], env, worker_log)
     server = LiveServer(
         make_settings(tmp_path / "api", url, worker_enabled=False, timeout_seconds_min=1), backend="postgres"
     ).start()
@@ -127,31 +115,11 @@ def test_the_worker_command_delivers_for_the_servers(tmp_path: Path) -> None:
         assert status == "timeout"
     finally:
         server.stop()
-        worker.terminate()
-        worker.communicate(timeout=30)
+        stop_processes([worker])
         stderr = worker_log.read_text()
         drop_postgres_database(name)
     assert "worker stopped" in stderr
     assert "Traceback" not in stderr
-
-
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[str]:
-    # Logs go to a file: an unread pipe fills up and then blocks the process mid-request.
-    return subprocess.Popen(
-        [sys.executable, "-m", "openhitl", *args], env=env, stderr=log.open("w"), text=True
-    )
-
-
-def _wait_healthy(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{base} did not come up")
 
 
 def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) -> None:
@@ -160,44 +128,23 @@ def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) ->
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from tests.support.live import free_port
     from tests.support.receiver import Receiver
 
     total = int(os.environ.get("OPENHITL_TEST_SCALE_REQUESTS", "5000"))
     name, url = create_postgres_database()
     upgrade(url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHITL_")}
-    env.update(
-        OPENHITL_DATABASE_URL=url,
-        OPENHITL_SECRET_KEY="test-secret-key",
-        OPENHITL_DATA_DIR=str(tmp_path),
-        OPENHITL_TIMEOUT_SECONDS_MIN="1",
-        OPENHITL_DEADLINE_POLL_SECONDS="0.2",
-    )
-    ports = [free_port(), free_port()]
-    processes = [
-        _start(["serve", "--port", str(port)], env, tmp_path / f"serve-{port}.log") for port in ports
-    ]
-    processes += [_start(["worker"], env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    env = openhitl_env(url, tmp_path, timeout_seconds_min=1, deadline_poll_seconds=0.2)
+    replicas = [Replica(env, tmp_path / f"serve-{n}.log") for n in (1, 2)]
+    for replica in replicas:
+        replica.launch()
+    workers = [start_openhitl(["worker"], env, tmp_path / f"worker-{n}.log") for n in (1, 2)]
+    bases = [replica.url for replica in replicas]
     try:
         with Receiver() as receiver:
-            for base in bases:
-                _wait_healthy(base)
-            owner_key = subprocess.run(
-                [sys.executable, "-m", "openhitl", "api-key", "create", "--email", "owner@example.com"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            reviewer_key = subprocess.run(
-                [sys.executable, "-m", "openhitl", "api-key", "create", "--email", "reviewer@example.com"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
+            for replica in replicas:
+                wait_healthy(replica.url, replica.process, replica.log)
+            owner_key = api_key(env, "owner@example.com")
+            reviewer_key = api_key(env, "reviewer@example.com")
             owners = [
                 httpx.Client(base_url=b, headers={"Authorization": f"Bearer {owner_key}"}, timeout=120)
                 for b in bases
@@ -275,11 +222,5 @@ def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) ->
         counts = asyncio.run(terminal_events())
         assert len(counts) == total and {c for _, c in counts} == {1}
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes([*(r.process for r in replicas if r.process is not None), *workers])
         drop_postgres_database(name)

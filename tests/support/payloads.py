@@ -27,3 +27,11 @@ def request_body(**overrides: Any) -> dict[str, Any]:
     body = dict(SEED_REQUEST)
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not ...}
+
+
+def yes_no(text: str, **overrides: Any) -> dict[str, Any]:
+    """A yes/no request, with no callback unless one is given."""
+    fields: dict[str, Any] = {"callback_url": ..., **overrides}
+    return request_body(
+        request_text=text, response_type="boolean", response_config={}, default_response=False, **fields
+    )

@@ -35,7 +35,9 @@ class Received:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """On `port` (0: any free one); a receiver started again on the same port looks like one that
+        was down for a while."""
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._mode = "ok"
@@ -50,7 +52,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(

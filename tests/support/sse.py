@@ -3,6 +3,9 @@
 import json
 import queue
 import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +17,24 @@ class SseEvent:
     id: str | None
     event: str | None
     data: Any
+
+
+def parse_events(
+    lines: Iterable[str], *, on_comment: Callable[[], None] = lambda: None
+) -> Iterator[SseEvent]:
+    """The events of a stream, line by line; comments (`: connected`, keep-alives) call `on_comment`."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line.startswith(":"):
+            on_comment()
+            continue
+        if line == "":
+            if "data" in fields:
+                yield SseEvent(fields.get("id"), fields.get("event"), json.loads(fields["data"]))
+            fields = {}
+            continue
+        name, _, value = line.partition(":")
+        fields[name] = value.removeprefix(" ")
 
 
 class SseListener:
@@ -49,20 +70,8 @@ class SseListener:
                 self._response = response
                 self.status_code = response.status_code
                 self.response_headers = response.headers
-                fields: dict[str, str] = {}
-                for line in response.iter_lines():
-                    if line.startswith(":"):
-                        self._connected.set()
-                        continue
-                    if line == "":
-                        if "data" in fields:
-                            self.events.put(
-                                SseEvent(fields.get("id"), fields.get("event"), json.loads(fields["data"]))
-                            )
-                        fields = {}
-                        continue
-                    name, _, value = line.partition(":")
-                    fields[name] = value.removeprefix(" ")
+                for event in parse_events(response.iter_lines(), on_comment=self._connected.set):
+                    self.events.put(event)
                 self._connected.set()
         except BaseException as exc:  # surfaced to the test by next(), unless we closed it ourselves
             self._connected.set()
@@ -83,3 +92,64 @@ class SseListener:
             return self.events.get(timeout=timeout) is None
         except queue.Empty:
             return False
+
+
+class ResumingFeed:
+    """The reviewer feed as a browser's EventSource reads it: whenever the stream breaks, it reconnects
+    (to the next of `urls`, so a load balancer's choice) with Last-Event-ID, and keeps every event."""
+
+    def __init__(self, urls: list[str], *, key: str, after: int = 0) -> None:
+        self.urls = urls
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.last_id = after
+        self.received: list[SseEvent] = []
+        self.connections = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._response: httpx.Response | None = None
+        self._thread = threading.Thread(target=self._follow, name="resuming-feed", daemon=True)
+
+    def __enter__(self) -> "ResumingFeed":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopping.set()
+        if self._response is not None:
+            self._response.close()
+        self._thread.join(timeout=15)
+
+    def ids(self) -> list[int]:
+        with self._lock:
+            return [int(event.id or 0) for event in self.received]
+
+    def wait_for(self, condition: Callable[[list[SseEvent]], bool], *, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                received = list(self.received)
+            if condition(received):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the feed did not get {what}; it has {len(received)} events")
+            time.sleep(0.05)
+
+    def _follow(self) -> None:
+        with httpx.Client(timeout=httpx.Timeout(10, read=60)) as client:
+            while not self._stopping.is_set():
+                url = self.urls[self.connections % len(self.urls)]
+                self.connections += 1
+                with suppress(httpx.HTTPError, OSError):  # a replica went away mid-stream, or is not up yet
+                    self._read(client, url)
+                self._stopping.wait(0.2)
+
+    def _read(self, client: httpx.Client, url: str) -> None:
+        headers = {**self.headers, "Last-Event-ID": str(self.last_id)}
+        with client.stream("GET", f"{url}/v1/api/events", headers=headers) as response:
+            self._response = response
+            if response.status_code != 200:
+                return
+            for event in parse_events(response.iter_lines()):
+                with self._lock:
+                    self.received.append(event)
+                    self.last_id = int(event.id or self.last_id)

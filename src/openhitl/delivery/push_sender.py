@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 from py_vapid import Vapid02, VapidException  # type: ignore[import-untyped]
-from pywebpush import WebPusher  # type: ignore[import-untyped]
 
 from openhitl.delivery import vapid
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure
@@ -91,6 +90,10 @@ class PushSender:
             "endpoint": subscription.endpoint,
             "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth},
         }
+        # Imported here, not at start-up: pywebpush brings aiohttp and requests (~20 MiB) that a server which
+        # never sends a push does not need.
+        from pywebpush import WebPusher  # type: ignore[import-untyped]
+
         body = WebPusher(subscription_info).encode(
             json.dumps(notification, separators=(",", ":")).encode(), "aes128gcm"
         )["body"]

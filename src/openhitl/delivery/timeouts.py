@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.requests import lifecycle
-from openhitl.requests.models import OPEN_STATUSES, Request
+from openhitl.requests.models import OPEN_STATUSES, Request, status_in
 
 log = structlog.get_logger("openhitl.timeouts")
 
@@ -60,10 +60,10 @@ class DeadlineSweeper:
     async def next_deadline(self) -> datetime | None:
         async with self.db.read() as session:
             timeout_at = await session.scalar(
-                select(func.min(Request.timeout_at)).where(Request.status.in_(OPEN_STATUSES))
+                select(func.min(Request.timeout_at)).where(status_in(OPEN_STATUSES))
             )
             lease_end = await session.scalar(
-                select(func.min(Request.claim_expires_at)).where(Request.status == "claimed")
+                select(func.min(Request.claim_expires_at)).where(status_in(("claimed",)))
             )
         candidates = [d for d in (timeout_at, lease_end) if d is not None]
         return min(candidates) if candidates else None

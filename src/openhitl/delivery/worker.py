@@ -10,7 +10,7 @@ import structlog
 from openhitl.delivery import outbox
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure
 from openhitl.kit.clock import Clock
-from openhitl.kit.db import Database
+from openhitl.kit.db import Database, database_unavailable
 
 Handler = Callable[[ClaimedMessage], Awaitable[None]]
 
@@ -82,8 +82,13 @@ class OutboxWorker:
                     if wanted > 0:
                         async with self.db.read() as session:
                             next_due = await outbox.next_due_at(session, kinds=self._kinds)
-                except Exception:
-                    logger.exception("outbox.worker_error", retry_in_seconds=backoff)
+                except Exception as exc:
+                    if database_unavailable(exc):  # restarting or out of reach: no stack trace each time
+                        logger.warning(
+                            "outbox.database_unavailable", error=str(exc), retry_in_seconds=backoff
+                        )
+                    else:
+                        logger.exception("outbox.worker_error", retry_in_seconds=backoff)
                     await self._sleep(backoff, stop)
                     backoff = min(backoff * 2, ERROR_BACKOFF_MAX_SECONDS)
                     continue
@@ -164,24 +169,23 @@ class OutboxWorker:
         self, log: Any, message: ClaimedMessage, *, error: str | None, permanent: bool
     ) -> None:
         now = self.clock.now()
-        try:
-            async with self.db.write() as session:
-                if error is None:
-                    applied = await outbox.mark_done(session, message=message, now=now)
-                    retry_at = None
-                else:
-                    delay = None if permanent else outbox.retry_delay(message.attempt)
-                    retry_at = None if delay is None else now + delay
-                    if retry_at is None:
-                        applied = await outbox.mark_failed(session, message=message, error=error, now=now)
-                    else:
-                        applied = await outbox.schedule_retry(
-                            session, message=message, error=error, run_at=retry_at
-                        )
-        except Exception:
-            # The lease runs out and the message is delivered again: at-least-once, never lost.
-            log.exception("outbox.record_failed", error=error)
-            return
+        delay = None if error is None or permanent else outbox.retry_delay(message.attempt)
+        retry_at = None if delay is None else now + delay
+        backoff = ERROR_BACKOFF_MIN_SECONDS
+        while True:
+            try:
+                applied = await self._write_outcome(message, error=error, retry_at=retry_at, now=now)
+                break
+            except Exception as exc:
+                lease_left = (message.locked_until - self.clock.now()).total_seconds()
+                if not database_unavailable(exc) or lease_left <= backoff:
+                    # The lease runs out and the message is delivered again: at-least-once, never lost.
+                    log.exception("outbox.record_failed", error=error)
+                    return
+                # The database is restarting: keep the outcome until it is back rather than deliver twice.
+                log.warning("outbox.record_waiting_for_database", retry_in_seconds=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, ERROR_BACKOFF_MAX_SECONDS)
         if not applied:
             log.warning("outbox.lease_lost", error=error)
         elif error is None:
@@ -190,6 +194,16 @@ class OutboxWorker:
             log.warning("outbox.retry_scheduled", error=error, run_at=retry_at.isoformat())
         else:
             log.error("outbox.failed", error=error, permanent=permanent)
+
+    async def _write_outcome(
+        self, message: ClaimedMessage, *, error: str | None, retry_at: datetime | None, now: datetime
+    ) -> bool:
+        async with self.db.write() as session:
+            if error is None:
+                return await outbox.mark_done(session, message=message, now=now)
+            if retry_at is None:
+                return await outbox.mark_failed(session, message=message, error=error, now=now)
+            return await outbox.schedule_retry(session, message=message, error=error, run_at=retry_at)
 
 
 def _describe(exc: BaseException) -> str:

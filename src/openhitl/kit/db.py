@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -21,6 +22,9 @@ NAMING = {
 
 
 COMMIT_ORDER_LOCK = 0x6F68_6576  # "ohev"
+# SQLSTATEs of a database that is out of reach for now: class 08 (connection exceptions), and an
+# administrator's shutdown, a crash shutdown, or a server still starting up.
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 
 
 class Base(DeclarativeBase):
@@ -35,6 +39,20 @@ def normalise_url(url: str) -> str:
     elif parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     return parsed.render_as_string(hide_password=False)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached, or the connection died under the unit of work: not a bug, and
+    the same call may well succeed a moment later (the pool replaces dead connections as it hands them out).
+    """
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    return isinstance(exc, OSError | TimeoutError) or "connection is closed" in str(exc)
 
 
 def ensure_sqlite_directory(url: str) -> None:

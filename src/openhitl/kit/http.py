@@ -8,14 +8,17 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openhitl.kit.db import database_unavailable
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError
 from openhitl.kit.validation import summarise
 
 log = structlog.get_logger("openhitl.http")
+UNAVAILABLE_HINT = "The database is out of reach for a moment; retry (with the same Idempotency-Key)"
 HTTP_MESSAGES = {
     400: "Bad request",
     401: "Authentication required",
@@ -157,6 +160,14 @@ def install_error_handlers(app: FastAPI) -> None:
                 400, "Invalid request body", "Send UTF-8 JSON with Content-Type: application/json"
             )
         return error_response(exc.status_code, msg, None, dict(exc.headers) if exc.headers else None)
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: Exception) -> Any:
+        if not database_unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable", path=request.url.path, error=str(exc) or type(exc).__name__)
+        return error_response(503, "Service temporarily unavailable", UNAVAILABLE_HINT, {"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Any:

@@ -18,6 +18,11 @@ import structlog
 log = structlog.get_logger("openhitl.notifier")
 CHANNEL = "openhitl_hints"
 Listener = Callable[[dict[str, Any]], None]
+# Hints sent while a process was not listening are gone: once it listens again, everything looks afresh.
+RESYNC: dict[str, Any] = {"events": True, "outbox": True}
+RECONNECT_MIN_SECONDS = 0.2
+RECONNECT_MAX_SECONDS = 5.0
+REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
 
 
 def encode(hint: dict[str, Any]) -> dict[str, Any]:
@@ -118,21 +123,23 @@ class PostgresNotifier(Notifier):
         return await asyncpg.connect(self.dsn, timeout=10)
 
     async def _listen_forever(self) -> None:
-        delay = 0.2
+        delay = RECONNECT_MIN_SECONDS
         while True:
             try:
                 self._listen_conn = await self._connect()
                 lost = asyncio.Event()
                 self._listen_conn.add_termination_listener(lambda *_, lost=lost: lost.set())
                 await self._listen_conn.add_listener(CHANNEL, lambda *args: self._receive(args[-1]))
-                delay = 0.2
+                delay = RECONNECT_MIN_SECONDS
+                self._dispatch(RESYNC)
                 await lost.wait()
+                log.warning("listen connection lost; reconnecting")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("listen connection lost; reconnecting", error=str(exc))
+                log.warning("listen connection failed; retrying", error=str(exc), retry_in_seconds=delay)
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
     async def _send_forever(self) -> None:
         while True:
@@ -164,7 +171,7 @@ class RedisNotifier(Notifier):
         await super().start()
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(self.url)
+        self._redis = redis.from_url(self.url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS)
         self._task = asyncio.create_task(self._listen_forever())
         self._sender = asyncio.create_task(self._send_forever())
 
@@ -194,21 +201,26 @@ class RedisNotifier(Notifier):
                 await asyncio.sleep(0.2)
 
     async def _listen_forever(self) -> None:
-        delay = 0.2
+        """Subscribed while Redis is up; while it is down, the event feed's own polling carries the updates."""
+        delay = RECONNECT_MIN_SECONDS
         while True:
+            pubsub = self._redis.pubsub()
             try:
-                pubsub = self._redis.pubsub()
                 await pubsub.subscribe(CHANNEL)
-                delay = 0.2
+                delay = RECONNECT_MIN_SECONDS
+                self._dispatch(RESYNC)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self._receive(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("redis subscription lost; reconnecting", error=str(exc))
+                log.warning("redis subscription lost; retrying", error=str(exc), retry_in_seconds=delay)
+            finally:
+                with suppress(Exception):
+                    await pubsub.aclose()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
 
 def make_notifier(*, backend: str, database_url: str, redis_url: str | None) -> Notifier:

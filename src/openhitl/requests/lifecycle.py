@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery import fanout
 from openhitl.realtime.events import append_event
-from openhitl.requests.models import Request
+from openhitl.requests.models import Request, status_in
 
 
 @dataclass(frozen=True)
@@ -151,14 +151,14 @@ async def apply_due(
     """
     chosen = (
         select(Request.id)
-        .where(Request.status.in_(transition.sources), due)
+        .where(status_in(transition.sources), due)
         .order_by(order_by)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     statement = (
         update(Request)
-        .where(Request.id.in_(chosen.scalar_subquery()), Request.status.in_(transition.sources), due)
+        .where(Request.id.in_(chosen.scalar_subquery()), status_in(transition.sources), due)
         .values(
             status=transition.target,
             previous_status=Request.status,

@@ -1,0 +1,54 @@
+"""The deadline sweeper runs every second on every server: its statements must use indexes, never scan the
+requests table (a plan regression shows here, not as idle CPU in production)."""
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from openhitl.delivery.timeouts import DeadlineSweeper
+from openhitl.kit.clock import Clock
+from openhitl.kit.db import Database
+
+pytestmark = pytest.mark.anyio
+
+
+async def sweeper_statements(db: Database) -> list[tuple[str, Any]]:
+    """Every statement on `requests` that an idle sweep and a sweep with nothing due execute."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "requests" in statement:
+            seen.append((statement, parameters))
+
+    engines = {db.write_engine.sync_engine, db.read_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        sweeper = DeadlineSweeper(db, Clock())
+        await sweeper.next_deadline()
+        await sweeper.run_once()
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+async def plan_of(db: Database, statement: str, parameters: Any) -> str:
+    async with db.write_engine.connect() as connection:
+        if db.dialect == "sqlite":
+            rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            return "\n".join(str(row[-1]) for row in rows)
+        # An index the query can use beats any sequential scan once those are priced out.
+        await connection.exec_driver_sql("SET enable_seqscan = off")
+        rows = await connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        return "\n".join(str(row[0]) for row in rows)
+
+
+async def test_the_sweeper_never_scans_the_requests_table(db: Database) -> None:
+    statements = await sweeper_statements(db)
+    # min(timeout_at), min(claim_expires_at), then each sweep's UPDATE … WHERE id IN (SELECT …)
+    assert len(statements) == 4
+    for statement, parameters in statements:
+        plan = await plan_of(db, statement, parameters)
+        assert "SCAN requests" not in plan and "Seq Scan on requests" not in plan, f"{statement}\n{plan}"
