@@ -10,7 +10,12 @@ import pytest
 
 from openhitl.config import Settings
 from openhitl.migrations import upgrade
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from tests.support.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    in_own_thread,
+    sqlite_url,
+)
 from tests.support.live import LiveServer
 
 BACKENDS = ["sqlite", "postgres"]
@@ -64,7 +69,7 @@ def start_server(
     else:
         url = sqlite_url(data_dir)
     try:
-        upgrade(url)
+        in_own_thread(lambda: upgrade(url))
         server = LiveServer(make_settings(data_dir, url, **overrides), backend=backend).start()
         try:
             yield server

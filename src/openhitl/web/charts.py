@@ -7,9 +7,33 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 640, 240
+NARROW = 420  # for a chart that shares its row with another
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 28, 30
 TICKS = 4
 Format = Callable[[float], str]
+# Round steps for a time axis, in seconds: 1 s to 1 week.
+TIME_STEPS = (
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    10800,
+    21600,
+    43200,
+    86400,
+    172800,
+    604800,
+)
 
 
 @dataclass(frozen=True)
@@ -23,9 +47,12 @@ def plain(value: float) -> str:
     return f"{value:g}"
 
 
-def nice_ceiling(value: float) -> float:
-    """The axis top: the value rounded up to 1, 2 or 5 times a power of ten."""
-    if value <= 0:
+def nice_step(value: float, steps: Sequence[float] = ()) -> float:
+    """A gridline step at least `value`: one of `steps`, else 1, 2 or 5 times a power of ten (1 at least)."""
+    fitting = [step for step in steps if step >= value]
+    if fitting:
+        return fitting[0]
+    if value <= 1:
         return 1.0
     power: float = 10.0 ** math.floor(math.log10(value))
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
@@ -46,12 +73,15 @@ def _text(x: float, y: float, content: str, css: str, anchor: str = "middle") ->
 class Plot:
     """The drawing area of one chart: value axis from 0 to a round top, one slot per label."""
 
-    def __init__(self, labels: Sequence[str], series: Sequence[Series]) -> None:
+    def __init__(
+        self, labels: Sequence[str], series: Sequence[Series], *, width: int, steps: Sequence[float]
+    ) -> None:
         self.labels = labels
         self.series = series
+        self.outer = width
         highest = max((v for s in series for v in s.values if v is not None), default=0.0)
-        self.top = nice_ceiling(highest)
-        self.width = WIDTH - LEFT - RIGHT
+        self.top = nice_step(highest / TICKS, steps) * TICKS
+        self.width = width - LEFT - RIGHT
         self.height = HEIGHT - TOP - BOTTOM
         self.slot = self.width / max(len(labels), 1)
 
@@ -67,7 +97,7 @@ class Plot:
             value = self.top * step / TICKS
             y = self.y(value)
             parts.append(
-                f"<line {_attrs(x1=LEFT, x2=WIDTH - RIGHT, y1=f'{y:.1f}', y2=f'{y:.1f}', class_='grid')}/>"
+                f"<line {_attrs(x1=LEFT, x2=self.outer - RIGHT, y1=f'{y:.1f}', y2=f'{y:.1f}', class_='grid')}/>"
             )
             parts.append(_text(LEFT - 6, y + 4, fmt(value), "tick", "end"))
         for index, label in enumerate(self.labels):
@@ -86,8 +116,8 @@ class Plot:
         return parts
 
 
-def _svg(title: str, parts: list[str]) -> Markup:
-    head = _attrs(class_="chart", viewBox=f"0 0 {WIDTH} {HEIGHT}", role="img", aria_label=title)
+def _svg(title: str, parts: list[str], width: int) -> Markup:
+    head = _attrs(class_="chart", viewBox=f"0 0 {width} {HEIGHT}", role="img", aria_label=title)
     return Markup(f"<svg {head}><title>{escape(title)}</title>{''.join(parts)}</svg>")
 
 
@@ -98,9 +128,11 @@ def bar_chart(
     title: str,
     fmt: Format = plain,
     label_every: int = 1,
+    width: int = WIDTH,
+    steps: Sequence[float] = (),
 ) -> Markup:
     """Bars side by side for each label, one per series; each bar's tooltip says its value."""
-    plot = Plot(labels, series)
+    plot = Plot(labels, series, width=width, steps=steps)
     parts = plot.axes(fmt, label_every) + plot.legend()
     bar = plot.slot * 0.8 / max(len(series), 1)
     for index, label in enumerate(labels):
@@ -120,7 +152,7 @@ def bar_chart(
             parts.append(
                 f"<rect {box}><title>{escape(f'{label} · {each.name}: {fmt(value)}')}</title></rect>"
             )
-    return _svg(title, parts)
+    return _svg(title, parts, width)
 
 
 def line_chart(
@@ -130,9 +162,11 @@ def line_chart(
     title: str,
     fmt: Format = plain,
     label_every: int = 1,
+    width: int = WIDTH,
+    steps: Sequence[float] = (),
 ) -> Markup:
     """A line per series through the labels' values, with a dot (and tooltip) on each point."""
-    plot = Plot(labels, series)
+    plot = Plot(labels, series, width=width, steps=steps)
     parts = plot.axes(fmt, label_every) + plot.legend()
     for each in series:
         points = [
@@ -143,4 +177,4 @@ def line_chart(
         for x, y, label, value in points:
             dot = _attrs(cx=f"{x:.1f}", cy=f"{y:.1f}", r=3, class_=f"point {each.css}")
             parts.append(f"<circle {dot}><title>{escape(f'{label}: {fmt(value)}')}</title></circle>")
-    return _svg(title, parts)
+    return _svg(title, parts, width)

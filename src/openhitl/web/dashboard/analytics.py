@@ -8,7 +8,7 @@ from openhitl.kit.uow import ReadSession, State
 from openhitl.loops import service
 from openhitl.requests import analytics
 from openhitl.requests.analytics import LoopAnalytics
-from openhitl.web.charts import Series, bar_chart, line_chart
+from openhitl.web.charts import NARROW, TIME_STEPS, Series, bar_chart, line_chart
 from openhitl.web.dashboard.common import LoopId, page
 from openhitl.web.pages import duration
 from openhitl.web.routing import page_kwargs
@@ -36,6 +36,8 @@ def charts(numbers: LoopAnalytics) -> dict[str, Markup]:
             ],
             title="Time to claim by priority (p50 and p90)",
             fmt=duration,
+            width=NARROW,
+            steps=TIME_STEPS,
         ),
         "decide": bar_chart(
             priorities,
@@ -45,11 +47,14 @@ def charts(numbers: LoopAnalytics) -> dict[str, Markup]:
             ],
             title="Time to decide by priority (p50 and p90)",
             fmt=duration,
+            width=NARROW,
+            steps=TIME_STEPS,
         ),
         "reviewers": bar_chart(
             names,
             [Series("Answered", [r.answered for r in numbers.reviewers], "series-c")],
             title="Requests answered per reviewer",
+            width=NARROW,
         ),
     }
 
