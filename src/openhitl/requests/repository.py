@@ -1,6 +1,7 @@
 """Queries on requests. Readability is expressed as SQL: created by me, or in a loop I manage."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
@@ -8,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
+from openhitl.realtime.models import Event
 from openhitl.requests.models import Feedback, IdempotencyKey, Request
 
 SORTS = ("created_at_desc", "created_at_asc", "priority_desc", "status_asc")
@@ -19,6 +21,8 @@ class RequestFilters:
     priority: str | None = None
     loop_id: str | None = None
     sort: str = "created_at_desc"
+    created_from: datetime | None = None
+    created_before: datetime | None = None
 
 
 def managed_loop_ids(user_id: str) -> Select[Any]:
@@ -53,6 +57,10 @@ async def list_readable(
         conditions.append(Request.priority == filters.priority)
     if filters.loop_id:
         conditions.append(Request.loop_id == filters.loop_id)
+    if filters.created_from:
+        conditions.append(Request.created_at >= filters.created_from)
+    if filters.created_before:
+        conditions.append(Request.created_at < filters.created_before)
     where = and_(*conditions)
     total = await session.scalar(select(func.count()).select_from(Request).where(where))
     statement = (
@@ -120,3 +128,31 @@ async def get_status(session: AsyncSession, request_id: str) -> str | None:
     return (
         await session.execute(select(Request.status).where(Request.id == request_id))
     ).scalar_one_or_none()
+
+
+async def status_counts(
+    session: AsyncSession, *, loop_ids: list[str], since: datetime
+) -> dict[str, dict[str, int]]:
+    """How many requests each loop received since `since`, by status: {loop_id: {status: count}}."""
+    if not loop_ids:
+        return {}
+    statement = (
+        select(Request.loop_id, Request.status, func.count())
+        .where(Request.loop_id.in_(loop_ids), Request.created_at >= since)
+        .group_by(Request.loop_id, Request.status)
+    )
+    counts: dict[str, dict[str, int]] = {loop_id: {} for loop_id in loop_ids}
+    for loop_id, status, count in (await session.execute(statement)).all():
+        counts[loop_id][status] = int(count)
+    return counts
+
+
+async def audit_trail(session: AsyncSession, request_id: str) -> list[tuple[Event, str | None]]:
+    """Every event of one request, oldest first, with the name of who caused it (None: the server)."""
+    statement = (
+        select(Event, User.name)
+        .outerjoin(User, User.id == Event.actor_id)
+        .where(Event.request_id == request_id)
+        .order_by(Event.id)
+    )
+    return [(event, name) for event, name in (await session.execute(statement)).all()]

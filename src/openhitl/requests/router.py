@@ -39,7 +39,7 @@ STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
 MAX_WAIT_SECONDS = 60
 
 
-def _filters(
+def parse_filters(
     status: str | None, priority: str | None, loop_id: str | None, sort: str | None
 ) -> RequestFilters:
     if status:
@@ -113,7 +113,7 @@ async def list_requests(
 ) -> Envelope[RequestList]:
     """Requests the caller created, and every request of loops the caller created or administers."""
     page = page_params(limit, offset)
-    filters = _filters(status, priority, loop_id, sort)
+    filters = parse_filters(status, priority, loop_id, sort)
     rows, total = await repository.list_readable(
         session, user_id=principal.user_id, filters=filters, limit=page.limit, offset=page.offset
     )
@@ -139,7 +139,7 @@ async def list_loop_requests(
     """A loop's requests, for its creator and admins."""
     await loops_service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
     page = page_params(limit, offset)
-    filters = _filters(status, priority, loop_id, sort)
+    filters = parse_filters(status, priority, loop_id, sort)
     rows, total = await repository.list_readable(
         session, user_id=principal.user_id, filters=filters, limit=page.limit, offset=page.offset
     )
