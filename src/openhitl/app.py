@@ -22,9 +22,11 @@ from openhitl.delivery.request_emails import DIGEST_KIND, REQUEST_EMAIL_KIND, Re
 from openhitl.delivery.webhook_sender import WebhookSender
 from openhitl.delivery.webhooks import WEBHOOK_KIND
 from openhitl.delivery.worker import Handler, OutboxWorker
+from openhitl.kit.bodies import declare_storable_text
 from openhitl.kit.clock import Clock
 from openhitl.kit.http import RequestContextMiddleware, install_error_handlers
 from openhitl.kit.logging import configure_logging
+from openhitl.kit.routing import MethodNotAllowedMiddleware
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.openhitl = state
     install_error_handlers(app)
+    app.add_middleware(MethodNotAllowedMiddleware, routes=lambda: app.routes)
     # API callers are scripts and other origins' pages; no cookies cross origins, so "*" is safe here.
     app.add_middleware(
         CORSMiddleware,
@@ -161,6 +164,7 @@ def _drop_default_422(app: FastAPI) -> None:
             components.get("schemas", {}).pop(name, None)
         _add_body_models(components)
         _declare_bearer_security(schema)
+        declare_storable_text(schema)
         app.openapi_schema = schema
         return schema
 
