@@ -31,6 +31,8 @@ from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
 from openhitl.notifications.router import router as notifications_router
+from openhitl.ops.metrics import HttpMetricsMiddleware
+from openhitl.ops.router import router as ops_router
 from openhitl.realtime.router import router as realtime_router
 from openhitl.requests.router import router as requests_router
 from openhitl.reviewers.router import router as reviewers_router
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         background = Background(
             state, worker=build_worker(state) if settings.worker_enabled else None, streams=True
         )
+        app.state.background = background  # /readyz asks it whether its tasks still run
         await background.start()
         try:
             yield
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.openhitl = state
     install_error_handlers(app)
     app.add_middleware(MethodNotAllowedMiddleware, routes=lambda: app.routes)
+    app.add_middleware(HttpMetricsMiddleware, routes=lambda: app.routes)
     # API callers are scripts and other origins' pages; no cookies cross origins, so "*" is safe here.
     app.add_middleware(
         CORSMiddleware,
@@ -127,6 +131,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.include_router(api, prefix=prefix, include_in_schema=index == 0)
     app.include_router(qr_router)
     app.include_router(signin_router)
+    app.include_router(ops_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> Health:

@@ -1,6 +1,7 @@
 """ASGI plumbing: request ids, rate-limit headers and the envelope on every error."""
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -31,6 +32,8 @@ HTTP_MESSAGES = {
 
 
 MAX_BODY_BYTES = 1_048_576
+# An incoming X-Request-ID is kept when it is short and plain (safe in headers and log lines); else a new one.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 async def _refuse(send: Send, status: int, msg: str, data: str) -> None:
@@ -90,7 +93,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_headers(message: Message) -> None:

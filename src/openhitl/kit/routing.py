@@ -21,6 +21,7 @@ _PARAMETER = re.compile(r"{[^}]+}")
 
 @dataclass(frozen=True)
 class PathTemplate:
+    path: str
     pattern: re.Pattern[str]
     # One number per segment: 2 literal, 1 literal with a parameter in it, 0 parameter only.
     specificity: tuple[int, ...]
@@ -44,7 +45,8 @@ def path_templates(routes: Sequence[BaseRoute]) -> list[PathTemplate]:
         if context.methods and context.path:
             methods.setdefault(context.path, set()).update(context.methods)
     return [
-        PathTemplate(_compile(path), _specificity(path), frozenset(found)) for path, found in methods.items()
+        PathTemplate(path, _compile(path), _specificity(path), frozenset(found))
+        for path, found in methods.items()
     ]
 
 
