@@ -18,7 +18,7 @@ def _no_whitespace(value: str) -> str:
     return value
 
 
-URL_PATTERN = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,4})?([/?#][^\s\u0000]*)?$"
+URL_PATTERN = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#][^\s\u0000]*)?$"
 
 
 def _http_url(value: str) -> str:
