@@ -22,13 +22,17 @@ from openhitl.delivery.request_emails import DIGEST_KIND, REQUEST_EMAIL_KIND, Re
 from openhitl.delivery.webhook_sender import WebhookSender
 from openhitl.delivery.webhooks import WEBHOOK_KIND
 from openhitl.delivery.worker import Handler, OutboxWorker
+from openhitl.kit.bodies import declare_storable_text
 from openhitl.kit.clock import Clock
 from openhitl.kit.http import RequestContextMiddleware, install_error_handlers
 from openhitl.kit.logging import configure_logging
+from openhitl.kit.routing import MethodNotAllowedMiddleware
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
 from openhitl.notifications.router import router as notifications_router
+from openhitl.ops.metrics import HttpMetricsMiddleware
+from openhitl.ops.router import router as ops_router
 from openhitl.realtime.router import router as realtime_router
 from openhitl.requests.router import router as requests_router
 from openhitl.reviewers.router import router as reviewers_router
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         background = Background(
             state, worker=build_worker(state) if settings.worker_enabled else None, streams=True
         )
+        app.state.background = background  # /readyz asks it whether its tasks still run
         await background.start()
         try:
             yield
@@ -110,6 +115,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.openhitl = state
     install_error_handlers(app)
+    app.add_middleware(MethodNotAllowedMiddleware, routes=lambda: app.routes)
+    app.add_middleware(HttpMetricsMiddleware, routes=lambda: app.routes)
     # API callers are scripts and other origins' pages; no cookies cross origins, so "*" is safe here.
     app.add_middleware(
         CORSMiddleware,
@@ -125,6 +132,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.include_router(api, prefix=prefix, include_in_schema=index == 0)
     app.include_router(qr_router)
     app.include_router(signin_router)
+    app.include_router(ops_router)
     install_web(app)
 
     @app.get("/health", tags=["health"])
@@ -163,6 +171,7 @@ def _drop_default_422(app: FastAPI) -> None:
             components.get("schemas", {}).pop(name, None)
         _add_body_models(components)
         _declare_bearer_security(schema)
+        declare_storable_text(schema)
         app.openapi_schema = schema
         return schema
 

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     rate_limit_per_hour: int = Field(0, ge=0)
     # Self-hosted callers often live on loopback or private networks; link-local and metadata never pass.
     callback_allow_private: bool = True
+    # /metrics: with a token, callers send it as a Bearer token; without one, only loopback may scrape.
+    metrics_token: str | None = None
     # DESIGN.md §5: a receiver has 15 s to answer; below the outbox worker's 30 s limit per delivery.
     webhook_timeout_seconds: float = Field(15.0, gt=0, lt=30)
     db_pool_size: int = Field(10, ge=1)

@@ -101,6 +101,13 @@ class Background:
             self.state.db.after_commit.remove(self._publish)
         await self.state.notifier.stop()
 
+    def stopped_tasks(self) -> list[str]:
+        """Background tasks that ended while they should be running (a crash, or a stop not asked for)."""
+        if self._stop.is_set():
+            return []
+        tasks = [*self._tasks, *([self.state.feed.task] if self.streams and self.state.feed.task else [])]
+        return [task.get_name() for task in tasks if task.done()]
+
     async def run_until(self, stop: asyncio.Event) -> None:
         await self.start()
         try:

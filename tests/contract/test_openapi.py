@@ -9,12 +9,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 
-from openhitl.accounts.auth import authenticate
 from openhitl.app import API_PREFIXES, create_app
 from openhitl.config import Settings
+from tests.support.routes import api_routes, uses_authentication
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
 CANONICAL_PREFIX = API_PREFIXES[0]
@@ -60,24 +58,6 @@ def envelope_data(document: dict[str, Any], path: str, method: str, status: str)
     response = document["paths"][path][method]["responses"][status]
     envelope = resolve(document, response["content"]["application/json"]["schema"])
     return resolve(document, envelope["properties"]["data"])
-
-
-def uses_authentication(dependant: Dependant) -> bool:
-    return any(
-        dependency.call is authenticate or uses_authentication(dependency)
-        for dependency in dependant.dependencies
-    )
-
-
-def api_routes(app: FastAPI) -> dict[tuple[str, str], Dependant]:
-    """(path, method) -> dependency tree of every FastAPI route, through included routers."""
-    # FastAPI 0.165 includes routers lazily: app.routes holds the included routers, not their routes.
-    return {
-        (context.path, method.lower()): context.dependant
-        for context in iter_route_contexts(app.routes)
-        if isinstance(context.original_route, APIRoute)
-        for method in context.methods or ()
-    }
 
 
 # (a) ---------------------------------------------------------------------------------------------------------

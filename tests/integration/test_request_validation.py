@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Owner
-from tests.support.payloads import request_body
+from tests.support.payloads import VALID_TYPES, request_body
 
 OMIT = ...
 
@@ -155,74 +155,6 @@ def test_private_and_loopback_callbacks_are_allowed_by_default(owner: Owner) -> 
             f"/v1/api/loops/{owner.loop_id}/requests", json=request_body(callback_url=url)
         )
         assert answer.status_code == 201, answer.text
-
-
-# Every response type in both config dialects (hitl-api.md §5), each with a default it must accept.
-VALID_TYPES: list[tuple[str, dict[str, Any], Any]] = [
-    ("text", {}, "No decision"),
-    (
-        "text",
-        {
-            "placeholder": "Enter your response...",
-            "min_length": 0,
-            "max_length": 1000,
-            "required": True,
-            "prompt": "",
-        },
-        "",
-    ),
-    ("single_select", {"options": ["Approve", "Reject"]}, "Reject"),
-    (
-        "single_select",
-        {
-            "options": [
-                {"value": "approve", "label": "✅ Approve", "color": "#16a34a"},
-                {"value": "reject", "label": "❌ Reject"},
-            ],
-            "required": True,
-        },
-        "reject",
-    ),
-    (
-        "multi_select",
-        {"options": ["Spam", "Abuse", "Off-topic"], "min_selections": 1, "max_selections": 2},
-        [],
-    ),
-    (
-        "multi_select",
-        {
-            "prompt": "",
-            "options": [{"value": "spam", "label": "Spam"}, {"value": "abuse", "label": "Abuse"}],
-            "required": True,
-            "min_selections": 1,
-            "max_selections": 2,
-        },
-        ["spam"],
-    ),
-    (
-        "rating",
-        {"scale_min": 1, "scale_max": 5, "scale_step": 0.5, "labels": {"1": "Poor", "5": "Great"}},
-        3.5,
-    ),
-    ("rating", {"prompt": "", "min": 1, "max": 10, "required": True}, 5),
-    ("rating", {"scale_max": 5}, 3),
-    ("number", {"min_value": 0, "max_value": 1000, "decimal_places": 2, "prefix": "$"}, 12.5),
-    ("number", {"min": 0, "max": 100}, 0),
-    (
-        "number",
-        {
-            "required": True,
-            "prompt": "",
-            "min_value": 0,
-            "max_value": 1000000,
-            "decimal_places": 0,
-            "allow_negative": False,
-        },
-        10,
-    ),
-    ("boolean", {"true_label": "Approve", "false_label": "Reject"}, False),
-    ("boolean", {"prompt": "", "required": True}, "no"),
-]
 
 
 @pytest.mark.parametrize(("response_type", "config", "default"), VALID_TYPES)

@@ -5,8 +5,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Owner
-from tests.integration.test_seed_examples import complete
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, complete
 from tests.support.payloads import request_body
 
 

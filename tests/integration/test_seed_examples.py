@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from openhitl.requests import lifecycle
 from tests.integration.conftest import Owner
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, complete
 from tests.support.payloads import SEED_LOOP, SEED_REQUEST
 from tests.support.qr import decode_data_url, decode_png
 
@@ -172,30 +171,6 @@ def seed_wait_for_response(server: LiveServer, monkeypatch: pytest.MonkeyPatch) 
     namespace: dict[str, Any] = {}
     exec(compile(SEED_POLLING_CODE, "first-loop-guide", "exec"), namespace)
     return namespace["wait_for_response"]
-
-
-def complete(server: LiveServer, request_id: str, user_id: str, response_data: Any) -> None:
-    """Answer a request in the database (the reviewer API is tested on its own)."""
-
-    async def answer() -> None:
-        now = server.state.clock.now()
-        async with server.state.db.write() as session:
-            moved = await lifecycle.apply(
-                session,
-                lifecycle.RESPOND,
-                request_id=request_id,
-                now=now,
-                actor_id=user_id,
-                values={
-                    "response_by": user_id,
-                    "response_at": now,
-                    "response_data": response_data,
-                    "response_time_seconds": 1.5,
-                },
-            )
-            assert moved is not None
-
-    server.run(answer())
 
 
 def test_seed_polling_code_returns_the_human_decision(

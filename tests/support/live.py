@@ -17,6 +17,7 @@ from openhitl.config import Settings
 from openhitl.kit.ids import new_id
 from openhitl.kit.state import AppState
 from openhitl.loops.models import Membership
+from openhitl.requests import lifecycle
 from tests.support.clock import ShiftedClock
 
 T = TypeVar("T")
@@ -111,3 +112,27 @@ class LiveServer:
     def client(self, account: Account | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {account.key}"} if account else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+
+def complete(server: LiveServer, request_id: str, user_id: str, response_data: Any) -> None:
+    """Answer a request in the database (the reviewer API is tested on its own)."""
+
+    async def answer() -> None:
+        now = server.state.clock.now()
+        async with server.state.db.write() as session:
+            moved = await lifecycle.apply(
+                session,
+                lifecycle.RESPOND,
+                request_id=request_id,
+                now=now,
+                actor_id=user_id,
+                values={
+                    "response_by": user_id,
+                    "response_at": now,
+                    "response_data": response_data,
+                    "response_time_seconds": 1.5,
+                },
+            )
+            assert moved is not None
+
+    server.run(answer())

@@ -1,9 +1,11 @@
 """Account shapes: sign-up and sign-in bodies, the signed-in user, API keys."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
+
+from openhitl.kit.bodies import NOT_BLANK_TEXT, WHITESPACE, JsonBody
 
 Permission = Literal[
     "loops:read",
@@ -17,23 +19,32 @@ Permission = Literal[
 ]
 
 
-class SignUp(BaseModel):
-    name: str = Field(json_schema_extra={"minLength": 1, "maxLength": 200})
-    email: str = Field(json_schema_extra={"maxLength": 320})
+# What accounts.service.clean_email accepts (it trims surrounding space first).
+_ADDRESS_CHARACTER = f"[^@{WHITESPACE}\\u0000]"
+EMAIL_PATTERN = f"^[{WHITESPACE}]*{_ADDRESS_CHARACTER}{{1,64}}@{_ADDRESS_CHARACTER}+\\.{_ADDRESS_CHARACTER}+[{WHITESPACE}]*$"
+# A loop's code as people type it: six letters or digits, with any spaces and dashes.
+INVITE_CODE_PATTERN = f"^[{WHITESPACE}-]*([A-Za-z0-9][{WHITESPACE}-]*){{6}}$"
+InviteCode = Annotated[str, Field(json_schema_extra={"pattern": INVITE_CODE_PATTERN})]
+Email = Annotated[str, Field(json_schema_extra={"pattern": EMAIL_PATTERN, "maxLength": 320})]
+
+
+class SignUp(JsonBody):
+    name: str = Field(json_schema_extra={"minLength": 1, "maxLength": 200, "pattern": NOT_BLANK_TEXT})
+    email: Email
     password: str = Field(json_schema_extra={"minLength": 8, "maxLength": 1000})
-    invite_code: str | None = Field(None, description="A loop's invite code: sign up and join it")
+    invite_code: InviteCode | None = Field(None, description="A loop's invite code: sign up and join it")
     invitation: str | None = Field(None, description="The token of an email invitation")
     next: str | None = Field(None, description="Local path to go to afterwards (form posts)")
 
 
-class SignIn(BaseModel):
+class SignIn(JsonBody):
     email: str
     password: str
     next: str | None = None
 
 
-class EmailLinkRequest(BaseModel):
-    email: str
+class EmailLinkRequest(JsonBody):
+    email: Email
     next: str | None = None
 
 
@@ -61,7 +72,7 @@ class Me(BaseModel):
     csrf_token: str | None
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(JsonBody):
     name: str = Field(json_schema_extra={"minLength": 1, "maxLength": 100})
     permissions: list[Permission] | None = Field(
         None, description="Defaults to loops and requests read/write"

@@ -20,7 +20,7 @@ from openhitl.accounts.models import User
 from openhitl.accounts.schemas import EmailLinkRequest, Notice, SignedIn, SignIn, SignUp, UserRead
 from openhitl.delivery.email import enqueue_email
 from openhitl.kit.envelope import Envelope, error_responses, ok
-from openhitl.kit.errors import ApiError, BadRequest, Conflict, TooManyRequests
+from openhitl.kit.errors import ApiError, BadRequest, Conflict, NotFound, TooManyRequests
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
 from openhitl.kit.urls import public_base_url
@@ -33,6 +33,13 @@ from openhitl.web.security import check_anonymous_form, check_viewer_form
 router = APIRouter(tags=["accounts"], route_class=PageRoute)
 M = TypeVar("M", bound=BaseModel)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _not_invited() -> NotFound:
+    return NotFound("Invitation not found", "Check the link in the email, or ask for a new invitation")
+
+
+FORM_REDIRECT = {"description": "A form was posted: on to the next page"}
 
 
 def _is_form(request: Request) -> bool:
@@ -61,6 +68,17 @@ async def read_body(request: Request, model: type[M]) -> M:
         ) from exc
 
 
+def _form_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model as a form carries it: a field is a string or left out, never null."""
+    schema = model.model_json_schema()
+    for name, field in schema["properties"].items():
+        options = [option for option in field.get("anyOf", []) if option.get("type") != "null"]
+        if len(options) == 1:
+            schema["properties"][name] = {**{k: v for k, v in field.items() if k != "anyOf"}, **options[0]}
+            schema["properties"][name].pop("default", None)
+    return schema
+
+
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
     ref = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {
@@ -68,7 +86,7 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
             "required": True,
             "content": {
                 "application/json": {"schema": ref},
-                "application/x-www-form-urlencoded": {"schema": ref},
+                "application/x-www-form-urlencoded": {"schema": _form_schema(model)},
             },
         }
     }
@@ -126,7 +144,11 @@ async def _signed_in(
     "/signup",
     status_code=201,
     openapi_extra=_body_schema(SignUp),
-    responses={201: {"model": Envelope[SignedIn]}, **error_responses(400, 403, 409, 429)},
+    responses={
+        201: {"model": Envelope[SignedIn]},
+        303: FORM_REDIRECT,
+        **error_responses(400, 403, 404, 409, 429),
+    },
 )
 async def sign_up(request: Request, state: State) -> Response:
     """Create an account. Unless sign-up is open, bring an invite code or an email invitation."""
@@ -143,10 +165,10 @@ async def sign_up(request: Request, state: State) -> Response:
             loop_to_join = await reviewer_repository.loop_by_invite_code(session, code)
             invited = loop_to_join is not None
         if body.invitation:
-            invitation = await invitations.user_for_token(
-                session, token=body.invitation, settings=state.settings, now=now
-            )
+            invitation = await invitations.by_token(session, token=body.invitation, settings=state.settings)
             if invitation is None:
+                raise _not_invited()
+            if not invitations.is_live(invitation, now):
                 raise BadRequest(
                     "This invitation has expired or was already used", "Ask for a new invitation"
                 )
@@ -180,7 +202,7 @@ async def sign_up(request: Request, state: State) -> Response:
 @router.post(
     "/login",
     openapi_extra=_body_schema(SignIn),
-    responses={200: {"model": Envelope[SignedIn]}, **error_responses(400, 401, 403, 429)},
+    responses={200: {"model": Envelope[SignedIn]}, 303: FORM_REDIRECT, **error_responses(400, 401, 403, 429)},
 )
 async def log_in(request: Request, state: State) -> Response:
     """Sign in with email and password."""
@@ -220,7 +242,7 @@ async def log_out(request: Request, state: State) -> Response:
     "/login/email",
     status_code=202,
     openapi_extra=_body_schema(EmailLinkRequest),
-    responses={202: {"model": Envelope[Notice]}, **error_responses(400, 429)},
+    responses={202: {"model": Envelope[Notice]}, 303: FORM_REDIRECT, **error_responses(400, 429)},
 )
 async def email_sign_in_link(request: Request, state: State) -> Response:
     """Email a single-use sign-in link. The answer is the same whether or not the address has an account."""
@@ -273,15 +295,17 @@ async def use_sign_in_link(token: str, request: Request, state: State) -> Respon
     responses={
         303: {"description": "Joined; on to the inbox"},
         200: {"model": Envelope[SignedIn]},
-        **error_responses(400),
+        **error_responses(400, 404),
     },
 )
 async def accept_invitation(token: str, request: Request, state: State) -> Response:
     """Follow an email invitation: signs the invitee in and makes them an active member of the loop."""
     now = state.clock.now()
     async with state.db.write() as session:
-        invitation = await invitations.user_for_token(session, token=token, settings=state.settings, now=now)
+        invitation = await invitations.by_token(session, token=token, settings=state.settings)
         if invitation is None:
+            raise _not_invited()
+        if not invitations.is_live(invitation, now):
             raise BadRequest(
                 "This invitation has expired or was already used", "Ask the loop's owner for a new one"
             )

@@ -5,6 +5,7 @@ from pydantic import BaseModel
 from openhitl.kit.errors import BadRequest
 
 MAX_LIMIT = 100
+MAX_OFFSET = 2**31 - 1  # beyond any table; larger numbers overflow the databases' OFFSET
 DEFAULT_LIMIT = 50
 
 
@@ -24,6 +25,8 @@ def page_params(limit: int = DEFAULT_LIMIT, offset: int = 0) -> Page:
         raise BadRequest("Invalid pagination parameters", f"limit must be between 1 and {MAX_LIMIT}")
     if offset < 0:
         raise BadRequest("Invalid pagination parameters", "offset must be 0 or more")
+    if offset > MAX_OFFSET:
+        raise BadRequest("Invalid pagination parameters", f"offset must be at most {MAX_OFFSET}")
     return Page(limit=limit, offset=offset)
 
 

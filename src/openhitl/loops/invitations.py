@@ -151,13 +151,13 @@ async def accept_pending(session: AsyncSession, *, user_id: str, now: datetime) 
     return loop_ids
 
 
-async def user_for_token(
-    session: AsyncSession, *, token: str, settings: Settings, now: datetime
-) -> Invitation | None:
-    """The live invitation a link carries (the link proves the invitee reads that mailbox)."""
+async def by_token(session: AsyncSession, *, token: str, settings: Settings) -> Invitation | None:
+    """The invitation a link carries, live or not; None when no invitation ever had that token."""
     statement = select(Invitation).where(
-        Invitation.digest == token_digest(settings.resolved_secret_key, token),
-        Invitation.expires_at > now,
-        Invitation.accepted_at.is_(None),
+        Invitation.digest == token_digest(settings.resolved_secret_key, token)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+def is_live(invitation: Invitation, now: datetime) -> bool:
+    return invitation.accepted_at is None and invitation.expires_at > now

@@ -1,5 +1,6 @@
 """HTTP routes for loops and their members (HITL.sh §3.2)."""
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -220,11 +221,20 @@ async def remove_member(
     },
 )
 async def loop_qr_code(
-    invite_code: str, session: ReadSession, state: State, request: Request
+    invite_code: Annotated[
+        str,
+        Path(
+            description="The 6-character code",
+            json_schema_extra={"pattern": "^[A-Za-z0-9]{3}-?[A-Za-z0-9]{3}$"},
+        ),
+    ],
+    session: ReadSession,
+    state: State,
+    request: Request,
 ) -> HTTPResponse:
     """The join link of a loop as a PNG QR code (public: the code itself is the secret being shared)."""
     code = invite_code.replace("-", "").upper()
-    if not await repository.invite_code_taken(session, code):
+    if not re.fullmatch("[A-Z0-9]{6}", code) or not await repository.invite_code_taken(session, code):
         raise NotFound("Invite code not found")
     png = qr_png(join_url(public_base_url(request, state.settings), code))
     return HTTPResponse(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})

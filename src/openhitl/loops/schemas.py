@@ -3,7 +3,10 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictBool
+
+from openhitl.accounts.schemas import Email
+from openhitl.kit.bodies import NOT_BLANK_TEXT, JsonBody
 
 
 def _name(value: str) -> str:
@@ -26,26 +29,34 @@ def _icon(value: str) -> str:
     return value
 
 
-LoopName = Annotated[str, AfterValidator(_name), Field(json_schema_extra={"minLength": 1, "maxLength": 100})]
+LoopName = Annotated[
+    str,
+    AfterValidator(_name),
+    Field(json_schema_extra={"minLength": 1, "maxLength": 100, "pattern": NOT_BLANK_TEXT}),
+]
 LoopDescription = Annotated[
     str | None, AfterValidator(_description), Field(json_schema_extra={"maxLength": 500})
 ]
-LoopIcon = Annotated[str, AfterValidator(_icon), Field(json_schema_extra={"minLength": 1, "maxLength": 100})]
+LoopIcon = Annotated[
+    str,
+    AfterValidator(_icon),
+    Field(json_schema_extra={"minLength": 1, "maxLength": 100, "pattern": NOT_BLANK_TEXT}),
+]
 
 
 class LoopSettings(BaseModel):
-    members_can_create_requests: bool = False
-    admins_can_create_requests: bool = True
+    members_can_create_requests: StrictBool = False
+    admins_can_create_requests: StrictBool = True
 
 
-class LoopCreate(BaseModel):
+class LoopCreate(JsonBody):
     name: LoopName
     description: LoopDescription = None
     icon: LoopIcon = Field(description="A named icon such as shield-check, or an emoji")
     settings: LoopSettings | None = None
 
 
-class LoopUpdate(BaseModel):
+class LoopUpdate(JsonBody):
     name: LoopName | None = None
     description: LoopDescription = None
     icon: LoopIcon | None = None
@@ -130,8 +141,11 @@ class MemberRemoved(BaseModel):
     removed_at: datetime
 
 
-class InvitationsCreate(BaseModel):
-    emails: list[str] = Field(description="Up to 50 addresses; each gets a 7-day link to join")
+class InvitationsCreate(JsonBody):
+    emails: list[Email] = Field(
+        description="Up to 50 addresses; each gets a 7-day link to join",
+        json_schema_extra={"minItems": 1, "maxItems": 50},
+    )
 
 
 class InvitationOutcome(BaseModel):
@@ -154,7 +168,7 @@ class InviteCode(BaseModel):
     qr_code_base64: str
 
 
-class MemberRoleUpdate(BaseModel):
+class MemberRoleUpdate(JsonBody):
     role: Literal["admin", "member"]
 
 

@@ -42,7 +42,14 @@ async def vapid_public_key(state: State) -> Envelope[VapidPublicKey]:
     return ok(VapidPublicKey(public_key=keys.public_key), "VAPID public key retrieved")
 
 
-@router.post("/push/subscriptions", status_code=201, responses=ERRORS)
+@router.post(
+    "/push/subscriptions",
+    status_code=201,
+    responses={
+        200: {"model": Envelope[PushSubscriptionOne], "description": "Already subscribed: updated"},
+        **ERRORS,
+    },
+)
 async def subscribe(
     body: PushSubscriptionCreate,
     principal: CurrentPrincipal,

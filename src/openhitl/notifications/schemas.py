@@ -3,7 +3,9 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictFloat
+
+from openhitl.kit.bodies import JsonBody
 
 EmailPreference = Literal["none", "on"]
 ENDPOINT_PATTERN = (
@@ -27,7 +29,7 @@ class PushKeys(BaseModel):
     )
 
 
-class PushSubscriptionCreate(BaseModel):
+class PushSubscriptionCreate(JsonBody):
     """What PushSubscription.toJSON() gives in the browser (expirationTime is accepted and ignored)."""
 
     endpoint: str = Field(
@@ -35,10 +37,10 @@ class PushSubscriptionCreate(BaseModel):
         json_schema_extra={"pattern": ENDPOINT_PATTERN, "maxLength": 2048},
     )
     keys: PushKeys
-    expirationTime: float | None = None  # the browser's own field name
+    expirationTime: StrictFloat | None = None  # the browser's own field name
 
 
-class PushSubscriptionDelete(BaseModel):
+class PushSubscriptionDelete(JsonBody):
     endpoint: str
 
 
@@ -64,8 +66,8 @@ class NotificationPreferences(BaseModel):
     )
 
 
-class NotificationPreferencesUpdate(BaseModel):
+class NotificationPreferencesUpdate(JsonBody):
     """Only the fields sent change."""
 
-    push: bool | None = None
+    push: StrictBool | None = None
     email: EmailPreference | None = None

@@ -107,6 +107,10 @@ class EventFeed:
         self._task: asyncio.Task[None] | None = None
 
     @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from openhitl.accounts.auth import CurrentPrincipal, RequestsRead
 from openhitl.kit.envelope import error_responses
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.params import EVENT_ID
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
 from openhitl.loops.models import Membership
@@ -24,9 +26,19 @@ from openhitl.requests.service import Readable
 router = APIRouter(tags=["events"])
 KEEPALIVE_SECONDS = 15.0
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string", "description": "JSON"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
 SSE_RESPONSES = {
     200: {
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # OpenAPI 3.1 reads the schema of an event stream as the schema of each event.
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
         "description": "A stream of server-sent events",
     },
     **error_responses(400, 401, 403, 404, 429),
@@ -127,24 +139,25 @@ def _parse_last_event_id(header: str | None, query: str | None) -> int | None:
     raw = header if header not in (None, "") else query
     if raw in (None, ""):
         return None
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise BadRequest(
-            "Invalid Last-Event-ID", "Last-Event-ID must be the id of an event received earlier"
-        ) from None
-    if value < 0:
-        raise BadRequest("Invalid Last-Event-ID", "Last-Event-ID must be 0 or more")
-    return value
+    if not re.fullmatch(EVENT_ID, str(raw)):
+        raise BadRequest("Invalid Last-Event-ID", "Last-Event-ID must be the id of an event received earlier")
+    return int(str(raw))
 
 
 @router.get("/events", response_class=StreamingResponse, responses=SSE_RESPONSES)
 async def reviewer_event_stream(
     principal: CurrentPrincipal,
     state: State,
-    last_event_id: Annotated[str | None, Header(description="Resume after this event id")] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="Resume after this event id", json_schema_extra={"pattern": EVENT_ID}),
+    ] = None,
     after: Annotated[
-        str | None, Query(description="Resume after this event id (for clients without headers)")
+        str | None,
+        Query(
+            description="Resume after this event id (for clients without headers)",
+            json_schema_extra={"pattern": EVENT_ID},
+        ),
     ] = None,
 ) -> StreamingResponse:
     """Server-sent events of the caller's loops: new, claimed, answered, cancelled and timed-out requests,

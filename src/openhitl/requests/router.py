@@ -10,6 +10,7 @@ from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import ID_PATTERN, is_valid_id
 from openhitl.kit.pagination import page_info, page_params
+from openhitl.kit.params import LimitQuery, OffsetQuery, choice, optional_id
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import service as loops_service
 from openhitl.realtime.router import read_request, wait_until_closed
@@ -61,10 +62,11 @@ def parse_filters(
 
 
 StatusQuery = Annotated[
-    str | None, Query(description="pending, claimed, completed, timeout (or timed_out), cancelled")
+    str | None,
+    choice([*STATUSES, *STATUS_ALIASES], "pending, claimed, completed, timeout (or timed_out), cancelled"),
 ]
-PriorityQuery = Annotated[str | None, Query(description="low, medium, high, critical")]
-SortQuery = Annotated[str | None, Query(description=", ".join(SORTS))]
+PriorityQuery = Annotated[str | None, choice(PRIORITIES, "low, medium, high, critical")]
+SortQuery = Annotated[str | None, choice(SORTS, ", ".join(SORTS))]
 
 
 @router.post(
@@ -106,10 +108,10 @@ async def list_requests(
     session: ReadSession,
     status: StatusQuery = None,
     priority: PriorityQuery = None,
-    loop_id: Annotated[str | None, Query(description="Only this loop's requests")] = None,
+    loop_id: Annotated[str | None, optional_id("Only this loop's requests")] = None,
     sort: SortQuery = None,
-    limit: Annotated[int, Query(description="1-100")] = 50,
-    offset: Annotated[int, Query(description="0 or more")] = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Envelope[RequestList]:
     """Requests the caller created, and every request of loops the caller created or administers."""
     page = page_params(limit, offset)
@@ -133,8 +135,8 @@ async def list_loop_requests(
     status: StatusQuery = None,
     priority: PriorityQuery = None,
     sort: SortQuery = None,
-    limit: Annotated[int, Query(description="1-100")] = 50,
-    offset: Annotated[int, Query(description="0 or more")] = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Envelope[LoopRequestList]:
     """A loop's requests, for its creator and admins."""
     await loops_service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
@@ -162,7 +164,8 @@ async def get_request(
         float | None,
         Query(
             description="Long-poll: hold the answer up to this many seconds (0-60) until the "
-            "request is completed, cancelled or timed out"
+            "request is completed, cancelled or timed out",
+            json_schema_extra={"minimum": 0, "maximum": MAX_WAIT_SECONDS},
         ),
     ] = None,
 ) -> Envelope[RequestDetail]:

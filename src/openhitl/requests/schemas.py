@@ -3,8 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
+from openhitl.kit.bodies import JsonBody
 from openhitl.kit.pagination import PaginationInfo
 
 ProcessingType = Literal["time-sensitive", "deferred"]
@@ -53,7 +54,7 @@ PlatformVersion = Annotated[str | None, _max_length("platform_version", 50)]
 Tags = Annotated[list[str] | None, AfterValidator(_tags)]
 
 
-class RequestCreate(BaseModel):
+class RequestCreate(JsonBody):
     processing_type: ProcessingType
     type: ContentType = Field(description="How request_text is shown: markdown, or an image with a caption")
     priority: Priority = "medium"
@@ -61,7 +62,7 @@ class RequestCreate(BaseModel):
     title: Title = None
     image_url: ImageUrl = None
     context: dict[str, Any] | None = None
-    timeout_seconds: int | None = Field(
+    timeout_seconds: StrictInt | None = Field(
         None, description="Required for time-sensitive requests; deferred ones default to 30 days"
     )
     response_type: ResponseType
@@ -73,7 +74,7 @@ class RequestCreate(BaseModel):
     tags: Tags = None
 
 
-class RequestUpdate(BaseModel):
+class RequestUpdate(JsonBody):
     processing_type: ProcessingType | None = None
     type: ContentType | None = None
     priority: Priority | None = None
@@ -81,7 +82,7 @@ class RequestUpdate(BaseModel):
     title: Title = None
     image_url: ImageUrl = None
     context: dict[str, Any] | None = None
-    timeout_seconds: int | None = None
+    timeout_seconds: StrictInt | None = None
     response_type: ResponseType | None = None
     response_config: dict[str, Any] | None = None
     default_response: Any = None
@@ -94,7 +95,7 @@ class RequestUpdate(BaseModel):
     )
 
 
-class CancelBody(BaseModel):
+class CancelBody(JsonBody):
     reason: Annotated[str | None, _max_length("reason", 1000)] = None
 
 
@@ -217,7 +218,7 @@ class RequestOne(BaseModel):
     request: RequestRead
 
 
-class FeedbackBody(BaseModel):
+class FeedbackBody(JsonBody):
     feedback: dict[str, Any] = Field(
         description="Any of rating, accuracy, timeliness, helpfulness (1-5), comment (<=1000), "
         "would_recommend, follow_up_needed, tags, category (positive|constructive|issue), plus any other keys"

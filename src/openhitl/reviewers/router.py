@@ -3,13 +3,14 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 
 from openhitl.accounts.auth import CurrentPrincipal
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest, NotFound, TooManyRequests
 from openhitl.kit.ids import ID_PATTERN, is_valid_id
 from openhitl.kit.pagination import page_info, page_params
+from openhitl.kit.params import LimitQuery, OffsetQuery, choice, optional_id
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
@@ -33,6 +34,7 @@ from openhitl.reviewers.schemas import (
     ReviewItemOne,
 )
 
+INBOX_VIEWS = ("queue", "history")
 router = APIRouter(tags=["reviewers"])
 RequestId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")]
 LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
@@ -128,18 +130,18 @@ async def inbox(
     principal: CurrentPrincipal,
     session: ReadSession,
     state: State,
-    view: Annotated[str, Query(description="queue (default) or history")] = "queue",
+    view: Annotated[str, choice(INBOX_VIEWS, "queue (default) or history", empty_means_all=False)] = "queue",
     status: Annotated[
-        str | None, Query(description="History filter: all, completed, timeout, cancelled")
+        str | None, choice(HISTORY_FILTERS, "History filter: all, completed, timeout, cancelled")
     ] = None,
-    loop_id: Annotated[str | None, Query(description="Only this loop")] = None,
-    priority: Annotated[str | None, Query(description="Queue filter: low, medium, high, critical")] = None,
-    limit: Annotated[int, Query(description="1-100")] = 50,
-    offset: Annotated[int, Query(description="0 or more")] = 0,
+    loop_id: Annotated[str | None, optional_id("Only this loop")] = None,
+    priority: Annotated[str | None, choice(PRIORITIES, "Queue filter: low, medium, high, critical")] = None,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Envelope[Inbox]:
     """Requests to answer now (critical first, then oldest), or the history of answered and missed ones."""
     page = page_params(limit, offset)
-    if view not in ("queue", "history"):
+    if view not in INBOX_VIEWS:
         raise BadRequest("Invalid view", "view must be one of: queue, history")
     if loop_id and not is_valid_id(loop_id):
         raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")

@@ -5,12 +5,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from openhitl.accounts.schemas import InviteCode
+from openhitl.kit.bodies import JsonBody
 from openhitl.kit.pagination import PaginationInfo
 from openhitl.requests.schemas import ContentType, Priority, ResponseType, Status, UserRef
 
 
-class JoinBody(BaseModel):
-    invite_code: str = Field(description="The loop's 6-character code; case, spaces and a dash are ignored")
+class JoinBody(JsonBody):
+    invite_code: InviteCode = Field(
+        description="The loop's 6-character code; case, spaces and a dash are ignored"
+    )
 
 
 class JoinedLoop(BaseModel):
@@ -31,7 +35,7 @@ class LeftLoop(BaseModel):
     left_at: datetime
 
 
-class RespondBody(BaseModel):
+class RespondBody(JsonBody):
     response_data: Any = Field(description='A raw value ("approve", 4, true, ["a"]) or the structured form')
 
 

@@ -37,6 +37,8 @@ def normalise_invite_code(raw: str) -> str:
     code = "".join(raw.split()).replace("-", "").upper()
     if len(code) != INVITE_CODE_LENGTH:
         raise ValidationFailed("invite_code must be exactly 6 characters")
+    if not code.isascii() or not code.isalnum():
+        raise ValidationFailed("invite_code must be letters and digits only")
     return code
 
 

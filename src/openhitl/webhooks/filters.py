@@ -21,6 +21,12 @@ ALLOWED = (
     "a leading '!' excludes what follows"
 )
 _LOOP_SCOPED = re.compile(r"^loop\.([0-9a-fA-F]{24})\.(.+)$")
+# The filters `normalise` accepts, as the OpenAPI document states them.
+FILTER_PATTERN = (
+    r"^!?(loop\.[0-9a-fA-F]{24}\.)?(\*|request\.\*|"
+    + "|".join(re.escape(name) for name in REQUEST_EVENTS)
+    + ")$"
+)
 
 
 class InvalidFilter(ValueError):

@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 
 from openhitl.accounts.auth import Principal, require
 from openhitl.delivery.models import Delivery, WebhookEndpoint
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.ids import ID_PATTERN
 from openhitl.kit.pagination import Page, page_info, page_params
+from openhitl.kit.params import LimitQuery, OffsetQuery
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.requests import service as requests_service
 from openhitl.webhooks import repository, service
@@ -33,8 +34,6 @@ WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
 WebhookId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex webhook id")]
 DeliveryId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex delivery id")]
 RequestId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")]
-Limit = Annotated[int, Query(description="1-100")]
-Offset = Annotated[int, Query(description="0 or more")]
 ERRORS = error_responses(400, 401, 403, 404, 429)
 
 
@@ -192,8 +191,8 @@ async def list_webhook_deliveries(
     webhook_id: WebhookId,
     principal: WebhooksRead,
     session: ReadSession,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Envelope[DeliveryList]:
     """Every attempt to deliver to this endpoint, newest first."""
     page = page_params(limit, offset)
@@ -209,8 +208,8 @@ async def list_request_deliveries(
     request_id: RequestId,
     principal: WebhooksRead,
     session: ReadSession,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Envelope[DeliveryList]:
     """Attempts to deliver this request's events to your targets: its callback_url and your endpoints."""
     page = page_params(limit, offset)

@@ -1,13 +1,15 @@
 """Webhook shapes: the endpoint bodies and answers, the delivery log, and the event bodies receivers get."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
+from openhitl.kit.bodies import NO_WHITESPACE, JsonBody
 from openhitl.kit.pagination import PaginationInfo
 from openhitl.requests.schemas import RequestRead
-from openhitl.webhooks.filters import ALLOWED, TERMINAL_EVENTS
+from openhitl.webhooks.filters import ALLOWED, FILTER_PATTERN, TERMINAL_EVENTS
 
 
 def _no_whitespace(value: str) -> str:
@@ -16,10 +18,28 @@ def _no_whitespace(value: str) -> str:
     return value
 
 
+URL_PATTERN = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#][^\s\u0000]*)?$"
+
+
+def _http_url(value: str) -> str:
+    if not re.match(URL_PATTERN, value):
+        raise ValueError("url must be a valid http or https URL")
+    return value
+
+
 Url = Annotated[
-    str, Field(min_length=1, max_length=2048, description="http or https URL that receives the events")
+    str,
+    Field(
+        min_length=1,
+        max_length=2048,
+        description="http or https URL that receives the events",
+        json_schema_extra={"pattern": URL_PATTERN},
+    ),
+    AfterValidator(_http_url),
 ]
-EventFilter = Annotated[str, Field(min_length=1, max_length=100)]
+EventFilter = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra={"pattern": FILTER_PATTERN})
+]
 Events = Annotated[
     list[EventFilter], Field(min_length=1, max_length=50, description=f"What to receive: {ALLOWED}")
 ]
@@ -28,7 +48,7 @@ Secret = Annotated[
     Field(
         min_length=8,
         max_length=100,
-        json_schema_extra={"pattern": r"^\S+$"},
+        json_schema_extra={"pattern": NO_WHITESPACE},
         description="whsec_<base64> (Standard Webhooks), or any other string used as it is",
     ),
     AfterValidator(_no_whitespace),
@@ -36,21 +56,21 @@ Secret = Annotated[
 Description = Annotated[str, Field(max_length=500)]
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(JsonBody):
     url: Url
     events: Events = Field(default_factory=lambda: list(TERMINAL_EVENTS))
     secret: Secret | None = Field(None, description="Generated (whsec_…) when left out")
     description: Description = ""
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
-class WebhookUpdate(BaseModel):
+class WebhookUpdate(JsonBody):
     url: Url | None = None
     events: Events | None = None
     secret: Secret | None = Field(None, description="A new signing secret, used from the next attempt on")
-    rotate_secret: bool = Field(False, description="Replace the signing secret with a generated one")
+    rotate_secret: StrictBool = Field(False, description="Replace the signing secret with a generated one")
     description: Description | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class WebhookRead(BaseModel):

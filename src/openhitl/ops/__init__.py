@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics and the balancer's liveness and readiness probes."""
