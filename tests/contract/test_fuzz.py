@@ -459,8 +459,14 @@ FRAMEWORK_MESSAGES = {
 def error_envelope(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> None:
-    """Every error, documented or not, is {"error": true, "msg": <what to fix>, "data": ...}."""
+    """Every error, documented or not, is {"error": true, "msg": <what to fix>, "data": ...}; a browser's
+    form post or page gets a page that says the same (where the document says the route serves pages)."""
     if response.status_code < 400:
+        return
+    if response.headers.get("content-type", [""])[0].startswith("text/html"):
+        assert re.search(r'<div class="alert" role="alert"><strong>[^<]+</strong>', response.text), (
+            f"{response.status_code} page does not say what went wrong: {response.text[:300]!r}"
+        )
         return
     try:
         body = response.json()

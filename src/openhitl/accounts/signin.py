@@ -19,7 +19,7 @@ from openhitl.accounts.auth import session_principal
 from openhitl.accounts.models import User
 from openhitl.accounts.schemas import EmailLinkRequest, Notice, SignedIn, SignIn, SignUp, UserRead
 from openhitl.delivery.email import enqueue_email
-from openhitl.kit.envelope import Envelope, error_responses, ok
+from openhitl.kit.envelope import Envelope, ok, page_error_responses
 from openhitl.kit.errors import ApiError, BadRequest, Conflict, NotFound, TooManyRequests
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
@@ -147,7 +147,7 @@ async def _signed_in(
     responses={
         201: {"model": Envelope[SignedIn]},
         303: FORM_REDIRECT,
-        **error_responses(400, 403, 404, 409, 429),
+        **page_error_responses(400, 403, 404, 409, 429),
     },
 )
 async def sign_up(request: Request, state: State) -> Response:
@@ -202,7 +202,11 @@ async def sign_up(request: Request, state: State) -> Response:
 @router.post(
     "/login",
     openapi_extra=_body_schema(SignIn),
-    responses={200: {"model": Envelope[SignedIn]}, 303: FORM_REDIRECT, **error_responses(400, 401, 403, 429)},
+    responses={
+        200: {"model": Envelope[SignedIn]},
+        303: FORM_REDIRECT,
+        **page_error_responses(400, 401, 403, 429),
+    },
 )
 async def log_in(request: Request, state: State) -> Response:
     """Sign in with email and password."""
@@ -215,7 +219,10 @@ async def log_in(request: Request, state: State) -> Response:
         return await _signed_in(request, state, session, user, next_path=body.next, now=now)
 
 
-@router.post("/logout", responses={200: {"model": Envelope[Notice]}})
+@router.post(
+    "/logout",
+    responses={200: {"model": Envelope[Notice]}, 303: FORM_REDIRECT, **page_error_responses(403)},
+)
 async def log_out(request: Request, state: State) -> Response:
     """End this browser's session."""
     token = request.cookies.get(sessions.SESSION_COOKIE)
@@ -242,7 +249,7 @@ async def log_out(request: Request, state: State) -> Response:
     "/login/email",
     status_code=202,
     openapi_extra=_body_schema(EmailLinkRequest),
-    responses={202: {"model": Envelope[Notice]}, 303: FORM_REDIRECT, **error_responses(400, 429)},
+    responses={202: {"model": Envelope[Notice]}, 303: FORM_REDIRECT, **page_error_responses(400, 403, 429)},
 )
 async def email_sign_in_link(request: Request, state: State) -> Response:
     """Email a single-use sign-in link. The answer is the same whether or not the address has an account."""
@@ -277,7 +284,7 @@ async def email_sign_in_link(request: Request, state: State) -> Response:
     responses={
         303: {"description": "Signed in; on to the next page"},
         200: {"model": Envelope[SignedIn]},
-        **error_responses(401, 403),
+        **page_error_responses(401, 403),
     },
 )
 async def use_sign_in_link(token: str, request: Request, state: State) -> Response:
@@ -295,7 +302,7 @@ async def use_sign_in_link(token: str, request: Request, state: State) -> Respon
     responses={
         303: {"description": "Joined; on to the inbox"},
         200: {"model": Envelope[SignedIn]},
-        **error_responses(400, 404),
+        **page_error_responses(400, 404),
     },
 )
 async def accept_invitation(token: str, request: Request, state: State) -> Response:

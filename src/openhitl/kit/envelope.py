@@ -33,3 +33,11 @@ def error_response(
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: each listed status documented with the error envelope."""
     return {code: {"model": ErrorEnvelope} for code in codes}
+
+
+HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
+
+
+def page_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """For routes browsers use too: the envelope for scripts, a page saying what went wrong for forms."""
+    return {code: {"model": ErrorEnvelope, "content": HTML_PAGE} for code in codes}

@@ -148,17 +148,18 @@ def _parse_last_event_id(header: str | None, query: str | None) -> int | None:
 async def reviewer_event_stream(
     principal: CurrentPrincipal,
     state: State,
+    # Plain strings, "" when absent: a header cannot be null, so the document must not say it may be.
     last_event_id: Annotated[
-        str | None,
+        str,
         Header(description="Resume after this event id", json_schema_extra={"pattern": EVENT_ID}),
-    ] = None,
+    ] = "",
     after: Annotated[
-        str | None,
+        str,
         Query(
             description="Resume after this event id (for clients without headers)",
             json_schema_extra={"pattern": EVENT_ID},
         ),
-    ] = None,
+    ] = "",
 ) -> StreamingResponse:
     """Server-sent events of the caller's loops: new, claimed, answered, cancelled and timed-out requests,
     members joining and leaving. Each event has an `id`; reconnect with Last-Event-ID to resume exactly."""

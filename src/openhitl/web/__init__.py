@@ -10,6 +10,7 @@ def install(app: FastAPI) -> None:
     from openhitl.web.pages import STATIC_DIR
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(shell.contract_pages)
     app.include_router(shell.router)
     app.include_router(reviewer.router)
     app.include_router(dashboard.router)
