@@ -28,6 +28,7 @@ from openhitl.kit.logging import configure_logging
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
+from openhitl.mcp_server.http import mount_mcp
 from openhitl.notifications.router import router as notifications_router
 from openhitl.realtime.router import router as realtime_router
 from openhitl.requests.router import router as requests_router
@@ -91,7 +92,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
         await background.start()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await background.stop()
             await state.db.dispose()
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.include_router(api, prefix=prefix, include_in_schema=index == 0)
     app.include_router(qr_router)
     app.include_router(signin_router)
+    mcp = mount_mcp(app, state)
 
     @app.get("/health", tags=["health"])
     async def health() -> Health:
