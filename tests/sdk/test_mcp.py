@@ -39,9 +39,9 @@ def stdio(server: LiveServer, account: Account) -> McpClient:
 @asynccontextmanager
 async def over_http(server: LiveServer, account: Account) -> AsyncIterator[McpClient]:
     headers = {"Authorization": f"Bearer {account.key}"}
-    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120)) as http:
-        async with McpClient(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client:
-            yield client
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120))
+    async with http, McpClient(streamable_http_client(f"{server.url}/mcp", http_client=http)) as client:
+        yield client
 
 
 async def call(client: McpClient, tool: str, **arguments: Any) -> Any:
