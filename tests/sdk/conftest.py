@@ -36,13 +36,13 @@ async def async_client(server: LiveServer, team: Team) -> AsyncIterator[AsyncCli
         yield sdk
 
 
-def asked(team: Team, *, timeout: float = 15) -> str:
-    """The id of the request waiting in the team's loop, once someone has asked."""
+def asked(team: Team, *, timeout: float = 15, besides: str | None = None) -> str:
+    """The id of the request waiting in the team's loop (other than `besides`), once someone has asked."""
     deadline = time.monotonic() + timeout
     with team.http(team.owner) as http:
         while time.monotonic() < deadline:
             found = http.get("/v1/api/requests", params={"loop_id": team.loop_id, "status": "pending"})
-            requests = found.json()["data"]["requests"]
+            requests = [r for r in found.json()["data"]["requests"] if r["id"] != besides]
             if requests:
                 return str(requests[0]["id"])
             time.sleep(0.02)
@@ -55,8 +55,8 @@ def answer(team: Team, request_id: str, value: Any) -> None:
     assert answered.status_code == 200, answered.text
 
 
-def answer_when_asked(team: Team, value: Any) -> str:
-    request_id = asked(team)
+def answer_when_asked(team: Team, value: Any, *, besides: str | None = None) -> str:
+    request_id = asked(team, besides=besides)
     answer(team, request_id, value)
     return request_id
 

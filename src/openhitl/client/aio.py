@@ -1,6 +1,8 @@
 """`AsyncClient`: the asyncio SDK. `await client.ask(loop_id, "Ship it?", options=["Ship", "Hold"])`."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Self, TypeVar, Unpack
 
 import httpx
@@ -81,3 +83,13 @@ class AsyncClient(Endpoints, AsyncSender):
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
+
+
+@asynccontextmanager
+async def given_or_default(client: AsyncClient | None) -> AsyncIterator[AsyncClient]:
+    """The given client, or one configured from the environment and closed after use."""
+    if client is not None:
+        yield client
+        return
+    async with AsyncClient() as own:
+        yield own

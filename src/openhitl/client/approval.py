@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 
+from openhitl.client import aio, sync
 from openhitl.client.aio import AsyncClient
 from openhitl.client.api import AskOptions, Priority
 from openhitl.client.errors import ApprovalDenied
@@ -74,12 +75,8 @@ def require_approval(
             @wraps(function)
             async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
                 question, options = ask(args, kwargs)
-                if isinstance(client, AsyncClient):
-                    decision = await client.ask(loop, question, **options)
-                else:
-                    async with AsyncClient() as own:
-                        decision = await own.ask(loop, question, **options)
-                approved(name, decision)
+                async with aio.given_or_default(client if isinstance(client, AsyncClient) else None) as sdk:
+                    approved(name, await sdk.ask(loop, question, **options))
                 return await cast(Callable[..., Awaitable[Any]], function)(*args, **kwargs)
 
             return cast(Callable[P, R], run_async)
@@ -87,12 +84,8 @@ def require_approval(
         @wraps(function)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             question, options = ask(args, kwargs)
-            if isinstance(client, Client):
-                decision = client.ask(loop, question, **options)
-            else:
-                with Client() as own:
-                    decision = own.ask(loop, question, **options)
-            approved(name, decision)
+            with sync.given_or_default(client if isinstance(client, Client) else None) as sdk:
+                approved(name, sdk.ask(loop, question, **options))
             return function(*args, **kwargs)
 
         return run

@@ -1,6 +1,8 @@
 """`Client`: the blocking SDK. `client.ask(loop_id, "Ship it?", options=["Ship", "Hold"])` is one call."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Self, TypeVar, Unpack
 
 import httpx
@@ -79,3 +81,13 @@ class Client(Endpoints, SyncSender):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+@contextmanager
+def given_or_default(client: Client | None) -> Iterator[Client]:
+    """The given client, or one configured from the environment and closed after use."""
+    if client is not None:
+        yield client
+        return
+    with Client() as own:
+        yield own
