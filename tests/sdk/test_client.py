@@ -2,6 +2,8 @@
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -175,3 +177,12 @@ def test_many_threads_share_one_client(client: Client, team: Team) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         loops = list(pool.map(lambda _: client.get_loop(team.loop_id).id, range(8)))
     assert loops == [team.loop_id] * 8
+
+
+def test_importing_the_sdk_loads_none_of_the_server() -> None:
+    check = (
+        "import sys; from openhitl import AsyncClient, Client, Decision, require_approval; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'sqlalchemy', 'starlette', 'mcp'}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert (loaded.returncode, loaded.stdout) == (0, "[]\n"), loaded.stderr
