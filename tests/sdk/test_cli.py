@@ -108,3 +108,7 @@ def test_ask_exits_1_when_the_server_refuses(server: LiveServer, team: Team) -> 
 def test_ask_exits_2_when_the_question_needs_a_default(server: LiveServer, team: Team) -> None:
     result = run(server, team.owner, "ask", "How many?", "--type", "number", "--loop", team.loop_id)
     assert result.returncode == 2 and "needs a default" in result.stderr
+    unreadable = run(
+        server, team.owner, "ask", "How many?", "--type", "number", "--default", "many", "--loop", "x"
+    )
+    assert unreadable.returncode == 2 and "a number default must be JSON" in unreadable.stderr

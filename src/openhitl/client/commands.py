@@ -128,6 +128,18 @@ def _split(values: str | None) -> list[str]:
     return [v.strip() for v in (values or "").split(",") if v.strip()]
 
 
+def _default(value: str, response_type: str | None) -> Any:
+    """--default as the question's type wants it: true/false and numbers for those types, else text."""
+    if response_type not in ("boolean", "rating", "number"):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"a {response_type} default must be JSON, such as true or 3", param_hint="--default"
+        ) from None
+
+
 def describe(decision: Decision) -> str:
     if decision.answered:
         who = (
@@ -161,9 +173,7 @@ def ask(
     if response_type:
         asking["response_type"] = cast(ResponseType, response_type)
     if default is not None:
-        asking["default"] = (
-            json.loads(default) if response_type in ("boolean", "rating", "number") else default
-        )
+        asking["default"] = _default(default, response_type)
     with connected() as client:
         try:
             decision = client.ask(loop, text, **asking)
