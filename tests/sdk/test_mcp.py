@@ -117,7 +117,7 @@ async def test_http_acts_as_the_key_owner(server: LiveServer, team: Team) -> Non
         assert owned["loops"][0]["join_url"].startswith(server.url)
 
 
-def test_http_refuses_calls_without_a_valid_key(server: LiveServer) -> None:
+def test_http_refuses_calls_without_a_valid_key_and_other_methods(server: LiveServer) -> None:
     ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     missing = httpx.post(f"{server.url}/mcp", json=ping)
     wrong = httpx.post(f"{server.url}/mcp", json=ping, headers={"Authorization": "Bearer hitl_live_nope"})
@@ -126,3 +126,6 @@ def test_http_refuses_calls_without_a_valid_key(server: LiveServer) -> None:
         assert answer.json()["error"] is True
     assert missing.json()["msg"] == "Missing or invalid authorization header"
     assert wrong.json()["msg"] == "Invalid authorization token"
+    # Stateless: no stream to listen on and no session to end.
+    for method in ("GET", "DELETE"):
+        assert httpx.request(method, f"{server.url}/mcp", timeout=10).status_code == 405

@@ -70,7 +70,7 @@ class McpEndpoint:
 def mount_mcp(app: FastAPI, state: AppState) -> McpEndpoint:
     """Serves MCP at /mcp (outside the OpenAPI document: it is not a REST route)."""
     endpoint = McpEndpoint(app, state)
-    app.router.routes.append(
-        Route(MCP_PATH, endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False)
-    )
+    # POST only: a stateless server has no stream to offer on GET and no session to end on DELETE, and
+    # MCP asks such servers to answer those with 405.
+    app.router.routes.append(Route(MCP_PATH, endpoint, methods=["POST"], include_in_schema=False))
     return endpoint
