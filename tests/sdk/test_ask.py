@@ -145,3 +145,11 @@ async def test_require_approval_on_an_async_tool_treats_a_timeout_as_no(
         pytest.raises(ApprovalDenied, match="not approved before the request timed out"),
     ):
         await asyncio.wait_for(waiting, timeout=30)
+
+
+def test_require_approval_refuses_a_client_of_the_wrong_kind() -> None:
+    async_client = AsyncClient("hitl_live_unused", "http://127.0.0.1:9")
+    with pytest.raises(TypeError, match="delete_user needs a Client"):
+
+        @require_approval(loop="0" * 24, client=async_client)
+        def delete_user(user_id: str) -> None: ...

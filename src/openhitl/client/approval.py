@@ -52,8 +52,9 @@ def require_approval(
     timeout: int = 3600,
     priority: Priority = "medium",
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Ask `loop` before each call of the decorated function (sync or async). `client` defaults to one
-    configured from OPENHITL_URL and OPENHITL_API_KEY; `text` replaces the question's first line."""
+    """Ask `loop` before each call of the decorated function. `client` is a Client for a plain function,
+    an AsyncClient for an async one, or by default one configured from OPENHITL_URL and OPENHITL_API_KEY;
+    `text` replaces the question's first line."""
 
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         name = function.__name__
@@ -70,12 +71,16 @@ def require_approval(
             }
             return approval_question(name, arguments, text), options
 
-        if inspect.iscoroutinefunction(function):
+        is_async = inspect.iscoroutinefunction(function)
+        if client is not None and isinstance(client, AsyncClient) != is_async:
+            raise TypeError(f"{name} needs {'an AsyncClient' if is_async else 'a Client'} to ask with")
+
+        if is_async:
 
             @wraps(function)
             async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
                 question, options = ask(args, kwargs)
-                async with aio.given_or_default(client if isinstance(client, AsyncClient) else None) as sdk:
+                async with aio.given_or_default(cast(AsyncClient | None, client)) as sdk:
                     approved(name, await sdk.ask(loop, question, **options))
                 return await cast(Callable[..., Awaitable[Any]], function)(*args, **kwargs)
 
@@ -84,7 +89,7 @@ def require_approval(
         @wraps(function)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             question, options = ask(args, kwargs)
-            with sync.given_or_default(client if isinstance(client, Client) else None) as sdk:
+            with sync.given_or_default(cast(Client | None, client)) as sdk:
                 approved(name, sdk.ask(loop, question, **options))
             return function(*args, **kwargs)
 
