@@ -30,6 +30,7 @@ from openhitl.kit.routing import MethodNotAllowedMiddleware
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
+from openhitl.mcp_server.http import mount_mcp
 from openhitl.notifications.router import router as notifications_router
 from openhitl.ops.metrics import HttpMetricsMiddleware
 from openhitl.ops.router import router as ops_router
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.background = background  # /readyz asks it whether its tasks still run
         await background.start()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await background.stop()
             await state.db.dispose()
@@ -133,6 +135,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(qr_router)
     app.include_router(signin_router)
     app.include_router(ops_router)
+    mcp = mount_mcp(app, state)
     install_web(app)
 
     @app.get("/health", tags=["health"])

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from openhitl.client.commands import ask, loops_cli, requests_cli
 from openhitl.config import Settings
 
 cli = typer.Typer(
@@ -14,6 +15,10 @@ cli = typer.Typer(
 )
 api_key_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(api_key_cli, name="api-key")
+# The caller's side, over the SDK (OPENHITL_URL, OPENHITL_API_KEY).
+cli.add_typer(loops_cli, name="loops")
+cli.add_typer(requests_cli, name="requests")
+cli.command("ask")(ask)
 
 
 def _settings() -> Settings:
@@ -132,6 +137,14 @@ def api_key_create(
             await db.dispose()
 
     typer.echo(asyncio.run(create()))
+
+
+@cli.command("mcp")
+def mcp_stdio() -> None:
+    """Serve the MCP tools over stdio for an agent, acting for OPENHITL_API_KEY on OPENHITL_URL."""
+    from openhitl.mcp_server.tools import run_stdio
+
+    run_stdio()
 
 
 def main() -> None:
