@@ -23,6 +23,8 @@ def openhitl_env(database_url: str, data_dir: Path, **settings: object) -> dict[
         OPENHITL_DATABASE_URL=database_url,
         OPENHITL_SECRET_KEY="test-secret-key",
         OPENHITL_DATA_DIR=str(data_dir),
+        # Small pools, as for the in-process test servers: many processes share one PostgreSQL.
+        OPENHITL_DB_POOL_SIZE="5",
     )
     env.update({f"OPENHITL_{name.upper()}": str(value) for name, value in settings.items()})
     return env

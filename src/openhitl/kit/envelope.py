@@ -40,4 +40,18 @@ HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
 
 def page_error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """For routes browsers use too: the envelope for scripts, a page saying what went wrong for forms."""
-    return {code: {"model": ErrorEnvelope, "content": HTML_PAGE} for code in codes}
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    return {
+        code: {"description": HTTP_STATUS_PHRASES.get(code, "Error"), "content": {**envelope, **HTML_PAGE}}
+        for code in codes
+    }
+
+
+HTTP_STATUS_PHRASES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+}
