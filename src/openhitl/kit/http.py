@@ -2,6 +2,7 @@
 
 import json
 import re
+import sys
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openhitl.kit.bodies import MAX_JSON_DEPTH
 from openhitl.kit.db import database_unavailable
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError
@@ -85,6 +87,15 @@ async def guard_input(scope: Scope, receive: Receive, send: Send) -> Receive | N
     return replay
 
 
+def unparseable_body_hint(cause: BaseException | None) -> str:
+    """What to fix in a body the JSON parser gave up on (FastAPI keeps the parser's error as the cause)."""
+    if isinstance(cause, RecursionError):
+        return f"JSON nests objects and arrays too deeply: send at most {MAX_JSON_DEPTH} levels"
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return f"A number in the body has too many digits: send at most {sys.get_int_max_str_digits()}"
+    return "Send UTF-8 JSON with Content-Type: application/json"
+
+
 class RequestContextMiddleware:
     """Gives every answer an X-Request-ID and, when rate limiting is on, the X-RateLimit-* headers."""
 
@@ -142,9 +153,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405 and msg == "Method Not Allowed":
             msg = "Method not allowed"
         if exc.status_code == 400 and msg == "There was an error parsing the body":
-            return error_response(
-                400, "Invalid request body", "Send UTF-8 JSON with Content-Type: application/json"
-            )
+            return error_response(400, "Invalid request body", unparseable_body_hint(exc.__cause__))
         return error_response(exc.status_code, msg, None, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(OSError)
