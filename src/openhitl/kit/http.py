@@ -128,8 +128,7 @@ class RequestContextMiddleware:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Any:
-        headers = {"Retry-After": "60"} if exc.status_code == 429 else None
-        return error_response(exc.status_code, exc.msg, exc.data, headers)
+        return error_response(exc.status_code, exc.msg, exc.data, exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Any:
