@@ -10,6 +10,7 @@ the rule as a pattern on every string (see `STORABLE_TEXT`).
 
 import math
 import re
+import sys
 from typing import Any
 
 from pydantic import BaseModel, ValidationInfo, field_validator
@@ -55,6 +56,17 @@ def first_problem(value: Any) -> str | None:
         elif isinstance(item, float) and not math.isfinite(item):
             return "must not contain NaN, Infinity or numbers too large for a double (like 1e400)"
     return None
+
+
+def unparseable_body_hint(
+    cause: BaseException | None, otherwise: str = "Send UTF-8 JSON with Content-Type: application/json"
+) -> str:
+    """What to fix in a body the JSON parser gave up on (FastAPI keeps the parser's error as the cause)."""
+    if isinstance(cause, RecursionError):
+        return f"JSON nests objects and arrays too deeply: send at most {MAX_JSON_DEPTH} levels"
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        return f"A number in the body has too many digits: send at most {sys.get_int_max_str_digits()}"
+    return otherwise
 
 
 class JsonBody(BaseModel):

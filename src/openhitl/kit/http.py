@@ -2,7 +2,6 @@
 
 import json
 import re
-import sys
 import uuid
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openhitl.kit.bodies import MAX_JSON_DEPTH
+from openhitl.kit.bodies import unparseable_body_hint
 from openhitl.kit.db import database_unavailable
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError
@@ -85,15 +84,6 @@ async def guard_input(scope: Scope, receive: Receive, send: Send) -> Receive | N
         return await receive()
 
     return replay
-
-
-def unparseable_body_hint(cause: BaseException | None) -> str:
-    """What to fix in a body the JSON parser gave up on (FastAPI keeps the parser's error as the cause)."""
-    if isinstance(cause, RecursionError):
-        return f"JSON nests objects and arrays too deeply: send at most {MAX_JSON_DEPTH} levels"
-    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
-        return f"A number in the body has too many digits: send at most {sys.get_int_max_str_digits()}"
-    return "Send UTF-8 JSON with Content-Type: application/json"
 
 
 class RequestContextMiddleware:
