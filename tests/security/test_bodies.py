@@ -162,6 +162,8 @@ def test_deep_json_is_refused(caller: Caller, depth: int, nested: object) -> Non
         ("POST", requests, request_with("context", deep)),
         ("POST", requests, request_with("response_config", deep)),
         ("PATCH", f"/v1/api/requests/{caller.request_id}", '{"context": ' + deep + "}"),
+        ("POST", "/login", '{"email": ' + deep + "}"),  # sign-in and sign-up read their JSON themselves
+        ("POST", "/signup", deep),
     ]
     for method, path, body in cases:
         answer = caller.http.request(method, path, content=body, headers=JSON)
@@ -219,6 +221,8 @@ def test_out_of_range_numbers_in_typed_fields_are_refused(caller: Caller) -> Non
     for field, value in [("timeout_seconds", "1e400"), ("timeout_seconds", "1" + "0" * 40)]:
         answer = caller.http.post(requests, content=request_with(field, value), headers=JSON)
         assert_refused(answer, 400, field)
+    answer = caller.http.post("/login", content='{"email": ' + HUGE_INTEGER + "}", headers=JSON)
+    assert_refused(answer, 400, "too many digits")
     answer = caller.http.get("/v1/api/requests", params={"limit": "1" + "0" * 40})
     assert_refused(answer, 400, "limit")
     assert_still_serving(caller)
