@@ -7,19 +7,21 @@ table below is checked against the app's own route table, so a route added witho
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from openhitl.app import create_app
+from openhitl.app import API_PREFIXES, create_app
 from openhitl.config import Settings
 from tests.integration.dashboarding import signed_in
 from tests.security.conftest import ROLES, SIGNED_IN, WEBHOOK, World, data_of
 from tests.support.payloads import SEED_LOOP, yes_no
 from tests.support.routes import api_routes, uses_authentication
 
-PREFIX = "/v1/api"
+PREFIX = API_PREFIXES[0]
 # (world, caller, the call should succeed) -> path parameters. Callers that should succeed get a thing of
 # their own when the call uses it up; the others are shown the shared one, which they must not reach.
 Params = Callable[[World, str, bool], dict[str, str]]
@@ -206,22 +208,25 @@ MATRIX: dict[str, Row] = {
 }
 
 
-def served_api_routes() -> dict[str, bool]:
-    """ "METHOD /path" (without the prefix) -> whether it takes a key, for every route under /v1/api."""
-    app = create_app(Settings(secret_key="unused"))
+def served_api_routes(app: FastAPI, prefix: str) -> dict[str, bool]:
+    """ "METHOD /path" (without the prefix) -> whether it takes a key, for every route under the prefix."""
+    others = [p for p in API_PREFIXES if p != prefix and p.startswith(prefix)]  # /v1 holds /v1/api too
     return {
-        f"{method.upper()} {path.removeprefix(PREFIX)}": uses_authentication(dependant)
+        f"{method.upper()} {path.removeprefix(prefix)}": uses_authentication(dependant)
         for (path, method), dependant in api_routes(app).items()
-        if path.startswith(PREFIX + "/")
+        if path.startswith(prefix + "/") and not any(path.startswith(other + "/") for other in others)
     }
 
 
-def test_every_route_has_an_expectation() -> None:
-    served = served_api_routes()
+def test_every_route_has_an_expectation(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, secret_key="unused"))
+    served = served_api_routes(app, PREFIX)
     assert sorted(set(served) - set(MATRIX)) == [], "routes without a row in the access matrix"
     assert sorted(set(MATRIX) - set(served)) == [], "rows for routes the app does not serve"
     wrongly_public = [route for route, row in MATRIX.items() if row.public == served[route]]
     assert wrongly_public == [], "rows that say public for a route that takes a key, or the other way round"
+    for prefix in API_PREFIXES:  # the matrix holds for the other prefixes only while they are the same routes
+        assert served_api_routes(app, prefix) == served, f"{prefix} serves other routes than {PREFIX}"
 
 
 def expected(row: Row, role: str) -> int:
