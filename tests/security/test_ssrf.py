@@ -2,7 +2,6 @@
 loopback and private networks. Refused when the URL is given, whatever way the address is spelt, and again
 when a name resolves to such an address at delivery time: the delivery fails with the reason, no connection."""
 
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -98,23 +97,6 @@ def test_private_targets_are_allowed_by_default(server: LiveServer) -> None:
     with server.client(full_access_account(server, "ssrf")) as http:
         for url in ["http://127.0.0.1:9/", "http://localhost:9/", "http://10.0.0.1/"]:
             assert http.post("/v1/api/webhooks", json={"url": url}).status_code == 201, url
-
-
-@pytest.fixture
-def resolves(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Names the server's resolver answers with an address of the test's choosing (the server runs in this
-    process); everything else resolves as before."""
-    names: dict[str, str] = {}
-    resolve = socket.getaddrinfo
-
-    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if name in names:
-            return resolve(names[name], port, *args, **kwargs)
-        return resolve(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return names
 
 
 def first_attempt(http: httpx.Client, webhook_id: str) -> dict[str, Any]:
