@@ -90,3 +90,20 @@ def start_server(
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One live server per backend for the whole session; tests isolate themselves by their own accounts."""
     yield from start_server(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def resolves(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Names the server's resolver answers with an address of the test's choosing (the server runs in this
+    process); everything else resolves as before."""
+    names: dict[str, str] = {}
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in names:
+            return resolve(names[name], port, *args, **kwargs)
+        return resolve(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return names

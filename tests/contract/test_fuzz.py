@@ -8,7 +8,6 @@ the rules the schema states only in prose, so the fuzzer gets past "not found" a
 into the code behind them. Operations that use something up get a fresh one, made just before the call.
 """
 
-import base64
 import copy
 import json
 import os
@@ -17,19 +16,17 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, get_args
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import strategies as st
 
-from openhitl.accounts import service as accounts
-from openhitl.accounts.schemas import Permission
 from openhitl.app import create_app
 from openhitl.config import Settings
-from tests.support.live import Account, LiveServer, complete
-from tests.support.payloads import SEED_LOOP, SEED_REQUEST, VALID_TYPES
+from tests.support.live import Account, LiveServer, complete, full_access_account
+from tests.support.payloads import PUSH_KEYS, SEED_LOOP, SEED_REQUEST, VALID_TYPES
 from tests.support.routes import api_routes, uses_authentication
 
 SEED = 20260101  # fixed, so a failure found once is found again
@@ -205,25 +202,6 @@ def create_request(http: httpx.Client, loop_id: str) -> str:
     return str(created(http.post(f"/v1/api/loops/{loop_id}/requests", json=SEED_REQUEST))["request_id"])
 
 
-def full_access_account(server: LiveServer, name: str) -> Account:
-    """An account whose key may do everything a key may (keys, webhooks), so every operation is reachable."""
-    account = server.account(name)
-
-    async def issue() -> str:
-        async with server.state.db.write() as session:
-            issued = await accounts.issue_api_key(
-                session,
-                user=account.user_id,
-                name="fuzz",
-                secret_key=server.settings.resolved_secret_key,
-                now=server.state.clock.now(),
-                permissions=list(get_args(Permission)),
-            )
-        return issued.secret
-
-    return Account(user_id=account.user_id, email=account.email, key=server.run(issue()))
-
-
 @pytest.fixture(scope="module")
 def world(server: LiveServer) -> Iterator[World]:
     # Shared by every generated case on purpose (Hypothesis rejects function-scoped fixtures for that reason):
@@ -387,18 +365,6 @@ def coherent_answer(world: World, body: dict[str, Any], data: st.DataObject) -> 
 
 def coherent_invitation(world: World, body: dict[str, Any], data: st.DataObject) -> None:
     body["emails"] = [f"invitee-{data.draw(st.integers(0, 10**6), label='invitee')}@example.com"]
-
-
-# The P-256 base point: a valid browser key for a push subscription. Pushes go to the discard port.
-P256_BASE_POINT = bytes.fromhex(
-    "04"
-    "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
-    "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"
-)
-PUSH_KEYS = {
-    "p256dh": base64.urlsafe_b64encode(P256_BASE_POINT).decode().rstrip("="),
-    "auth": base64.urlsafe_b64encode(b"0123456789abcdef").decode().rstrip("="),
-}
 
 
 def push_endpoint(data: st.DataObject) -> str:

@@ -6,12 +6,13 @@ import threading
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import httpx
 import uvicorn
 
 from openhitl.accounts import service as accounts
+from openhitl.accounts.schemas import Permission
 from openhitl.app import create_app
 from openhitl.config import Settings
 from openhitl.kit.ids import new_id
@@ -136,3 +137,22 @@ def complete(server: LiveServer, request_id: str, user_id: str, response_data: A
             assert moved is not None
 
     server.run(answer())
+
+
+def full_access_account(server: LiveServer, name: str) -> Account:
+    """An account whose key may do everything a key may (keys, webhooks), so every operation is reachable."""
+    account = server.account(name)
+
+    async def issue() -> str:
+        async with server.state.db.write() as session:
+            issued = await accounts.issue_api_key(
+                session,
+                user=account.user_id,
+                name="full access",
+                secret_key=server.settings.resolved_secret_key,
+                now=server.state.clock.now(),
+                permissions=list(get_args(Permission)),
+            )
+        return issued.secret
+
+    return Account(user_id=account.user_id, email=account.email, key=server.run(issue()))

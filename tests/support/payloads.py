@@ -1,5 +1,6 @@
 """Request bodies taken from the HITL.sh documents, and small builders around them."""
 
+import base64
 from typing import Any
 
 # seeds/create-loop-reference.txt and seeds/first-loop-guide.txt, verbatim.
@@ -103,3 +104,15 @@ VALID_TYPES: list[tuple[str, dict[str, Any], Any]] = [
     ("boolean", {"true_label": "Approve", "false_label": "Reject"}, False),
     ("boolean", {"prompt": "", "required": True}, "no"),
 ]
+
+
+# The P-256 base point: a valid browser key for a push subscription. Pushes go to the discard port.
+P256_BASE_POINT = bytes.fromhex(
+    "04"
+    "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+    "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"
+)
+PUSH_KEYS = {
+    "p256dh": base64.urlsafe_b64encode(P256_BASE_POINT).decode().rstrip("="),
+    "auth": base64.urlsafe_b64encode(b"0123456789abcdef").decode().rstrip("="),
+}

@@ -8,7 +8,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from openhitl.kit.clock import isoformat
 from openhitl.kit.crypto import INVITE_ALPHABET, random_code, token_digest
-from openhitl.kit.db import normalise_url
+from openhitl.kit.db import database_unavailable, normalise_url
 from openhitl.kit.ids import is_valid_id, new_id
 from openhitl.kit.netguard import UnsafeTarget, check_address, check_url
 from openhitl.kit.ratelimit import RateLimitState, next_hour
@@ -138,3 +138,12 @@ def test_database_urls_get_async_drivers() -> None:
     assert normalise_url("postgres://u@h/db").startswith("postgresql+asyncpg://")
     assert normalise_url("sqlite:////tmp/x.db") == "sqlite+aiosqlite:////tmp/x.db"
     assert normalise_url("postgresql+psycopg://u@h/db").startswith("postgresql+psycopg://")
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "unavailable"),
+    [("08006", True), ("53300", True), ("57P01", True), ("23505", False), ("22P02", False)],
+)
+def test_which_database_errors_mean_out_of_reach_for_now(sqlstate: str, unavailable: bool) -> None:
+    error = type("PgError", (Exception,), {"sqlstate": sqlstate})()
+    assert database_unavailable(error) is unavailable

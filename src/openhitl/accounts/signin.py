@@ -19,6 +19,7 @@ from openhitl.accounts.auth import session_principal
 from openhitl.accounts.models import User
 from openhitl.accounts.schemas import EmailLinkRequest, Notice, SignedIn, SignIn, SignUp, UserRead
 from openhitl.delivery.email import enqueue_email
+from openhitl.kit.bodies import unparseable_body_hint
 from openhitl.kit.envelope import Envelope, ok, page_error_responses
 from openhitl.kit.errors import ApiError, BadRequest, Conflict, NotFound, TooManyRequests
 from openhitl.kit.state import AppState
@@ -56,10 +57,9 @@ async def read_body(request: Request, model: type[M]) -> M:
         await check_anonymous_form(request)
     try:
         raw: Any = dict(await request.form()) if _is_form(request) else await request.json()
-    except ValueError as exc:
-        raise BadRequest(
-            "Invalid request body", "Send JSON (Content-Type: application/json) or a form"
-        ) from exc
+    except (ValueError, RecursionError) as exc:
+        hint = unparseable_body_hint(exc, "Send JSON (Content-Type: application/json) or a form")
+        raise BadRequest("Invalid request body", hint) from exc
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

@@ -22,9 +22,9 @@ NAMING = {
 
 
 COMMIT_ORDER_LOCK = 0x6F68_6576  # "ohev"
-# SQLSTATEs of a database that is out of reach for now: class 08 (connection exceptions), and an
-# administrator's shutdown, a crash shutdown, or a server still starting up.
-UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+# SQLSTATEs of a database that is out of reach for now: class 08 (connection exceptions), no connection slot
+# free (53300, too many clients), and an administrator's shutdown, a crash shutdown, or a server starting up.
+UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
 
 
 class Base(DeclarativeBase):

@@ -13,6 +13,11 @@ class ApiError(Exception):
         if status_code is not None:
             self.status_code = status_code
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers the answer carries, whether it is the JSON envelope or a web page."""
+        return {}
+
 
 class BadRequest(ApiError):
     status_code = 400
@@ -41,3 +46,8 @@ class Conflict(ApiError):
 
 class TooManyRequests(ApiError):
     status_code = 429
+
+    @property
+    def headers(self) -> dict[str, str]:
+        # A minute frees the guessing guards; the hourly key limit states its reset_at in the body.
+        return {"Retry-After": "60"}

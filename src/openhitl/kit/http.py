@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openhitl.kit.bodies import unparseable_body_hint
 from openhitl.kit.db import database_unavailable
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError
@@ -117,8 +118,7 @@ class RequestContextMiddleware:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Any:
-        headers = {"Retry-After": "60"} if exc.status_code == 429 else None
-        return error_response(exc.status_code, exc.msg, exc.data, headers)
+        return error_response(exc.status_code, exc.msg, exc.data, exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Any:
@@ -142,9 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405 and msg == "Method Not Allowed":
             msg = "Method not allowed"
         if exc.status_code == 400 and msg == "There was an error parsing the body":
-            return error_response(
-                400, "Invalid request body", "Send UTF-8 JSON with Content-Type: application/json"
-            )
+            return error_response(400, "Invalid request body", unparseable_body_hint(exc.__cause__))
         return error_response(exc.status_code, msg, None, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(OSError)

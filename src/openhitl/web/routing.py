@@ -85,6 +85,8 @@ class PageRoute(APIRoute):
                 if not wants_page(request):
                     raise
                 response = await error_page(request, exc)
+                if isinstance(exc, ApiError):
+                    response.headers.update(exc.headers)
             return finish(request, response)
 
         return handler
