@@ -3,6 +3,7 @@
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+
+from openhitl.kit import sqlite_inline
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -21,6 +24,7 @@ NAMING = {
 
 
 COMMIT_ORDER_LOCK = 0x6F68_6576  # "ohev"
+BUSY_TIMEOUT_MS = 10_000
 
 
 class Base(DeclarativeBase):
@@ -43,12 +47,19 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        if dbapi_conn.isolation_level is not None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=NORMAL", "foreign_keys=ON"):
+        pragmas = (
+            "journal_mode=WAL",
+            f"busy_timeout={busy_timeout_ms}",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+        )
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -74,19 +85,30 @@ class Database:
             if sqlite3.sqlite_version_info < (3, 35):
                 raise RuntimeError(f"SQLite >= 3.35 is needed for RETURNING; found {sqlite3.sqlite_version}")
             ensure_sqlite_directory(self.url)
+            # The one writer runs on the event loop's thread (see kit/sqlite_inline.py); readers keep
+            # aiosqlite's threads, so a long scan never holds the loop.
             self.write_engine = create_async_engine(
                 self.url,
                 echo=echo,
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=60,
-                connect_args={"timeout": 10},
+                async_creator=partial(
+                    sqlite_inline.connect,
+                    parsed.database or "",
+                    uri=bool(parsed.query.get("uri")),
+                    busy_timeout_ms=BUSY_TIMEOUT_MS,
+                ),
             )
             self.read_engine = create_async_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=0, connect_args={"timeout": 10}
+                self.url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=0,
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
             )
-            _configure_sqlite(self.write_engine, immediate=True)
-            _configure_sqlite(self.read_engine, immediate=False)
+            _configure_sqlite(self.write_engine, immediate=True, busy_timeout_ms=0)
+            _configure_sqlite(self.read_engine, immediate=False, busy_timeout_ms=BUSY_TIMEOUT_MS)
         else:
             self.write_engine = create_async_engine(
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
