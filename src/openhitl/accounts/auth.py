@@ -51,7 +51,7 @@ async def _key_owner(state: AppState, digest: str, now: datetime) -> KeyOwner | 
     if cached is not None:
         return cached
     generation = state.api_keys.generation
-    async with state.db.read() as session:
+    async with state.db.lookup() as session:
         row = await repository.get_key_with_owner(session, digest)
     if row is None:
         return None

@@ -25,6 +25,7 @@ NAMING = {
 
 COMMIT_ORDER_LOCK = 0x6F68_6576  # "ohev"
 BUSY_TIMEOUT_MS = 10_000
+LOOKUP_POOL_SIZE = 4
 
 
 class Base(DeclarativeBase):
@@ -70,11 +71,13 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: 
 
 
 class Database:
-    """Two session factories: `write()` for units of work that change data, `read()` for the rest.
+    """Session factories: `write()` for units of work that change data, `read()` for the rest, and
+    `lookup()` for reads of a handful of rows by key.
 
     On SQLite the writer is one connection (SQLite has one writer anyway, and queueing in the pool is
-    cheaper than SQLite's sleeping busy handler); readers run beside it under WAL. On PostgreSQL both
-    share one pool.
+    cheaper than SQLite's sleeping busy handler); readers run beside it under WAL. The writer and the
+    lookups run on the event loop's thread (kit/sqlite_inline.py); `read()` keeps aiosqlite's threads, so
+    a query that scans never holds the loop. On PostgreSQL all three share one pool.
     """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
@@ -85,20 +88,17 @@ class Database:
             if sqlite3.sqlite_version_info < (3, 35):
                 raise RuntimeError(f"SQLite >= 3.35 is needed for RETURNING; found {sqlite3.sqlite_version}")
             ensure_sqlite_directory(self.url)
-            # The one writer runs on the event loop's thread (see kit/sqlite_inline.py); readers keep
-            # aiosqlite's threads, so a long scan never holds the loop.
+            inline = partial(
+                sqlite_inline.connect,
+                parsed.database or "",
+                uri=bool(parsed.query.get("uri")),
+                busy_timeout_ms=BUSY_TIMEOUT_MS,
+            )
             self.write_engine = create_async_engine(
-                self.url,
-                echo=echo,
-                pool_size=1,
-                max_overflow=0,
-                pool_timeout=60,
-                async_creator=partial(
-                    sqlite_inline.connect,
-                    parsed.database or "",
-                    uri=bool(parsed.query.get("uri")),
-                    busy_timeout_ms=BUSY_TIMEOUT_MS,
-                ),
+                self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, async_creator=inline
+            )
+            self.lookup_engine = create_async_engine(
+                self.url, echo=echo, pool_size=LOOKUP_POOL_SIZE, max_overflow=0, async_creator=inline
             )
             self.read_engine = create_async_engine(
                 self.url,
@@ -108,16 +108,18 @@ class Database:
                 connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
             )
             _configure_sqlite(self.write_engine, immediate=True, busy_timeout_ms=0)
+            _configure_sqlite(self.lookup_engine, immediate=False, busy_timeout_ms=0)
             _configure_sqlite(self.read_engine, immediate=False, busy_timeout_ms=BUSY_TIMEOUT_MS)
         else:
             self.write_engine = create_async_engine(
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
-            self.read_engine = self.write_engine
+            self.read_engine = self.lookup_engine = self.write_engine
         self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         self.after_commit: list[Callable[[dict[str, Any]], None]] = []
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        self._looker = async_sessionmaker(self.lookup_engine, expire_on_commit=False, autoflush=False)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -150,7 +152,15 @@ class Database:
         async with self._reader() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[AsyncSession]:
+        """A read of a few rows by key or through an index. On SQLite it runs on the event loop's thread,
+        so nothing that scans may use it: that goes to `read()`."""
+        async with self._looker() as session, session.begin():
+            yield session
+
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+            await self.lookup_engine.dispose()

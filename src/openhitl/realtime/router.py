@@ -64,7 +64,7 @@ class Seen:
 
 async def read_request(state: AppState, *, request_id: str, user_id: str, render: bool = False) -> Seen:
     """One read unit: the request, and its detail too if `render` or if it is closed (a waiter's answer)."""
-    async with state.db.read() as session:
+    async with state.db.lookup() as session:
         readable = await service.get_readable(session, request_id=request_id, user_id=user_id)
         detail = None
         if render or readable.request.status in TERMINAL_STATUSES:
@@ -75,7 +75,7 @@ async def read_request(state: AppState, *, request_id: str, user_id: str, render
 async def render(state: AppState, seen: Seen) -> RequestRead:
     if seen.detail is not None:
         return seen.detail
-    async with state.db.read() as session:
+    async with state.db.lookup() as session:
         request, loop = seen.readable.request, seen.readable.loop
         return await presenter.detail(session, request, loop_name=loop.name)
 
