@@ -66,7 +66,8 @@ class Background:
 
     def _on_hint(self, hint: dict[str, Any]) -> None:
         if self.streams and ("events" in hint or "loops" in hint or "requests" in hint):
-            self.state.feed.wake()
+            last_event_id = hint.get("last_event_id")  # from another replica, perhaps an older version
+            self.state.feed.wake(last_event_id if type(last_event_id) is int else None)
         if self.worker is not None and hint.get("outbox"):
             self.worker.wake()
 
