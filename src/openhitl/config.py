@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # DESIGN.md §5: a receiver has 15 s to answer; below the outbox worker's 30 s limit per delivery.
     webhook_timeout_seconds: float = Field(15.0, gt=0, lt=30)
     db_pool_size: int = Field(10, ge=1)
+    # How long a replica may keep answering to an API key revoked on another replica; 0 looks every key up.
+    api_key_cache_seconds: float = Field(5.0, ge=0, le=60)
 
     # Reviewers and accounts.
     email_from: str = "OpenHITL <openhitl@localhost>"

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from openhitl.accounts.keycache import KeyCache
 from openhitl.config import Settings
 from openhitl.delivery.timeouts import DeadlineSweeper
 from openhitl.delivery.worker import OutboxWorker
@@ -27,6 +28,8 @@ SHUTDOWN_GRACE_SECONDS = 10
 def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
     events.install(db)
+    api_keys = KeyCache(settings.api_key_cache_seconds)
+    db.after_commit.append(api_keys.after_commit)
     notifier = make_notifier(backend=settings.notifier, database_url=db.url, redis_url=settings.redis_url)
     rate_limiter = RateLimiter(settings.rate_limit_per_hour, settings.redis_url)
     return AppState(
@@ -37,6 +40,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         throttle=Throttle(rate_limiter.counters),
         notifier=notifier,
         feed=EventFeed(db, poll_seconds=settings.feed_poll_seconds),
+        api_keys=api_keys,
     )
 
 
@@ -62,7 +66,8 @@ class Background:
 
     def _on_hint(self, hint: dict[str, Any]) -> None:
         if self.streams and ("events" in hint or "loops" in hint or "requests" in hint):
-            self.state.feed.wake()
+            last_event_id = hint.get("last_event_id")  # from another replica, perhaps an older version
+            self.state.feed.wake(last_event_id if type(last_event_id) is int else None)
         if self.worker is not None and hint.get("outbox"):
             self.worker.wake()
 

@@ -40,7 +40,8 @@ def chromium_path() -> str:
     return found
 
 
-# Module scope: Playwright's event loop must be gone before the next module's tests start their own.
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is open, and any
+# later test in the same worker that runs a loop of its own (anyio tests, asyncio.run) would fail on it.
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:

@@ -74,6 +74,17 @@ def test_revoked_and_expired_keys_stop_working(server: LiveServer) -> None:
         assert answer.json()["msg"] == "Invalid authorization token"
 
 
+def test_a_key_revoked_by_another_replica_stops_working_within_the_cache_lifetime(server: LiveServer) -> None:
+    account = server.account("elsewhere")
+    with server.client(account) as http:
+        assert http.get("/v1/test").status_code == 200  # now held in this server's key cache
+        set_key(server, account, revoked_at=server.state.clock.now())  # as another replica would
+        with server.clock.shifted(server.state.settings.api_key_cache_seconds):
+            answer = http.get("/v1/test")
+    assert answer.status_code == 401
+    assert answer.json()["msg"] == "Invalid authorization token"
+
+
 def test_suspended_accounts_are_refused(server: LiveServer) -> None:
     account = server.account("suspended")
 

@@ -3,12 +3,13 @@
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from openhitl.accounts import repository, sessions
+from openhitl.accounts.keycache import KeyOwner
 from openhitl.kit.crypto import token_digest
 from openhitl.kit.errors import Forbidden, TooManyRequests, Unauthorized
 from openhitl.kit.ratelimit import RateLimitState
@@ -45,12 +46,25 @@ def _bearer_token(header: str) -> str:
     return token.strip()
 
 
+async def _key_owner(state: AppState, digest: str, now: datetime) -> KeyOwner | None:
+    cached = state.api_keys.get(digest, now)
+    if cached is not None:
+        return cached
+    generation = state.api_keys.generation
+    async with state.db.lookup() as session:
+        row = await repository.get_key_with_owner(session, digest)
+    if row is None:
+        return None
+    owner = KeyOwner.from_row(row)
+    state.api_keys.put(digest, owner, now=now, generation=generation)
+    return owner
+
+
 async def _from_api_key(request: Request, state: AppState, header: str) -> Principal:
     token = _bearer_token(header)
     digest = token_digest(state.settings.resolved_secret_key, token)
     now = state.clock.now()
-    async with state.db.read() as session:
-        row = await repository.get_key_with_owner(session, digest)
+    row = await _key_owner(state, digest, now)
     if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         raise Unauthorized("Invalid authorization token")
     if row.status != "active":
@@ -60,6 +74,7 @@ async def _from_api_key(request: Request, state: AppState, header: str) -> Princ
             await repository.touch_key(
                 session, api_key_id=row.api_key_id, now=now, stale_before=now - KEY_TOUCH_INTERVAL
             )
+        state.api_keys.touched(digest, now)
     rate_limit = None
     if state.rate_limiter.enabled:
         rate_limit = await state.rate_limiter.hit(row.api_key_id, now)

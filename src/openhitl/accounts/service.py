@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openhitl.accounts import repository
+from openhitl.accounts import keycache, repository
 from openhitl.accounts.models import DEFAULT_PERMISSIONS, ApiKey, LoginLink, User
 from openhitl.config import Settings
 from openhitl.kit.crypto import generate_api_key, hash_password, token_digest, verify_password
@@ -112,6 +112,7 @@ async def revoke_api_key(session: AsyncSession, *, user_id: str, api_key_id: str
     if key.revoked_at is None:
         key.revoked_at = now
         await session.flush()
+    keycache.mark_revoked(session, key.id)
     return key
 
 

@@ -3,6 +3,7 @@
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+
+from openhitl.kit import sqlite_inline
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -25,6 +28,8 @@ COMMIT_ORDER_LOCK = 0x6F68_6576  # "ohev"
 # SQLSTATEs of a database that is out of reach for now: class 08 (connection exceptions), no connection slot
 # free (53300, too many clients), and an administrator's shutdown, a crash shutdown, or a server starting up.
 UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+BUSY_TIMEOUT_MS = 10_000
+LOOKUP_POOL_SIZE = 4
 
 
 class Base(DeclarativeBase):
@@ -61,12 +66,19 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, immediate: bool, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        if dbapi_conn.isolation_level is not None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=NORMAL", "foreign_keys=ON"):
+        pragmas = (
+            "journal_mode=WAL",
+            f"busy_timeout={busy_timeout_ms}",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+        )
+        for pragma in pragmas:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -77,11 +89,13 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
 
 
 class Database:
-    """Two session factories: `write()` for units of work that change data, `read()` for the rest.
+    """Session factories: `write()` for units of work that change data, `read()` for the rest, and
+    `lookup()` for reads of a handful of rows by key.
 
     On SQLite the writer is one connection (SQLite has one writer anyway, and queueing in the pool is
-    cheaper than SQLite's sleeping busy handler); readers run beside it under WAL. On PostgreSQL both
-    share one pool.
+    cheaper than SQLite's sleeping busy handler); readers run beside it under WAL. The writer and the
+    lookups run on the event loop's thread (kit/sqlite_inline.py); `read()` keeps aiosqlite's threads, so
+    a query that scans never holds the loop. On PostgreSQL all three share one pool.
     """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
@@ -92,28 +106,38 @@ class Database:
             if sqlite3.sqlite_version_info < (3, 35):
                 raise RuntimeError(f"SQLite >= 3.35 is needed for RETURNING; found {sqlite3.sqlite_version}")
             ensure_sqlite_directory(self.url)
+            inline = partial(
+                sqlite_inline.connect,
+                parsed.database or "",
+                uri=bool(parsed.query.get("uri")),
+                busy_timeout_ms=BUSY_TIMEOUT_MS,
+            )
             self.write_engine = create_async_engine(
-                self.url,
-                echo=echo,
-                pool_size=1,
-                max_overflow=0,
-                pool_timeout=60,
-                connect_args={"timeout": 10},
+                self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, async_creator=inline
+            )
+            self.lookup_engine = create_async_engine(
+                self.url, echo=echo, pool_size=LOOKUP_POOL_SIZE, max_overflow=0, async_creator=inline
             )
             self.read_engine = create_async_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=0, connect_args={"timeout": 10}
+                self.url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=0,
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
             )
-            _configure_sqlite(self.write_engine, immediate=True)
-            _configure_sqlite(self.read_engine, immediate=False)
+            _configure_sqlite(self.write_engine, immediate=True, busy_timeout_ms=0)
+            _configure_sqlite(self.lookup_engine, immediate=False, busy_timeout_ms=0)
+            _configure_sqlite(self.read_engine, immediate=False, busy_timeout_ms=BUSY_TIMEOUT_MS)
         else:
             self.write_engine = create_async_engine(
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
-            self.read_engine = self.write_engine
+            self.read_engine = self.lookup_engine = self.write_engine
         self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         self.after_commit: list[Callable[[dict[str, Any]], None]] = []
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
+        self._looker = async_sessionmaker(self.lookup_engine, expire_on_commit=False, autoflush=False)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -146,7 +170,15 @@ class Database:
         async with self._reader() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[AsyncSession]:
+        """A read of a few rows by key or through an index. On SQLite it runs on the event loop's thread,
+        so nothing that scans may use it: that goes to `read()`."""
+        async with self._looker() as session, session.begin():
+            yield session
+
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+            await self.lookup_engine.dispose()

@@ -11,6 +11,7 @@ from openhitl.kit.db import Database
 from openhitl.kit.ratelimit import RateLimiter, Throttle
 
 if TYPE_CHECKING:
+    from openhitl.accounts.keycache import KeyCache
     from openhitl.realtime.feed import EventFeed
     from openhitl.realtime.notifier import Notifier
 
@@ -24,6 +25,7 @@ class AppState:
     throttle: Throttle
     notifier: "Notifier"
     feed: "EventFeed"
+    api_keys: "KeyCache"
 
 
 async def app_state(request: Request) -> AppState:

@@ -15,6 +15,7 @@ from openhitl.kit.db import Database
 from openhitl.realtime.models import Event
 
 PENDING = "openhitl.pending_events"
+WRITTEN = "openhitl.written_events"
 HINTS = "openhitl.hints"
 
 
@@ -52,13 +53,26 @@ async def append_event(
 
 
 def install(db: Database) -> None:
-    """Writes each unit of work's buffered events as its last statements."""
+    """Writes each unit of work's buffered events as its last statements.
+
+    The written events, with their ids, stay in `session.info[WRITTEN]` for this process's event feed,
+    which hands them to its streams after the commit without reading them back; the hint carries the
+    last id, so a feed that has it already need not read the log.
+    """
 
     async def write_events(session: AsyncSession) -> None:
         pending = session.info.pop(PENDING, None)
         if pending:
             await db.serialize_commits(session)
-            await session.execute(insert(Event), pending)
-            hints(session)["events"] = True
+            ids = await session.scalars(
+                insert(Event).returning(Event.id, sort_by_parameter_order=True), pending
+            )
+            written = sorted(
+                ({"id": id, **event} for id, event in zip(ids, pending, strict=True)), key=lambda e: e["id"]
+            )
+            session.info.setdefault(WRITTEN, []).extend(written)
+            hint = hints(session)
+            hint["events"] = True
+            hint["last_event_id"] = written[-1]["id"]
 
     db.before_commit.append(write_events)

@@ -3,6 +3,10 @@
 The reader wakes on a hint (or every `poll_seconds`), reads `events` after the last id it saw, and hands
 each event to the subscribers whose loops or requests it concerns. Event ids follow commit order (see
 realtime.events), so "after the last id" never skips anything.
+
+Events this process commits need no read: when they follow on from the last id seen, the unit of work's
+after-commit hook hands them over at once (`committed`). Anything else (another process's events, or
+local ones that committed out of turn) leaves a gap, and the gap is read from the log as before.
 """
 
 import asyncio
@@ -17,6 +21,7 @@ import structlog
 from sqlalchemy import func, or_, select
 
 from openhitl.kit.db import Database
+from openhitl.realtime.events import WRITTEN
 from openhitl.realtime.models import Event
 
 log = structlog.get_logger("openhitl.feed")
@@ -85,6 +90,19 @@ class Subscriber:
             self.loops.discard(event.loop_id)
 
 
+def from_written(event: dict[str, Any]) -> FeedEvent:
+    """An event as `realtime.events` wrote it; its data as read back from JSON (tuples become lists)."""
+    return FeedEvent(
+        id=event["id"],
+        type=event["type"],
+        loop_id=event["loop_id"],
+        request_id=event["request_id"],
+        actor_id=event["actor_id"],
+        data=json.loads(json.dumps(event["data"])),
+        created_at=event["created_at"],
+    )
+
+
 def to_feed_event(row: Event) -> FeedEvent:
     return FeedEvent(
         id=row.id,
@@ -116,16 +134,32 @@ class EventFeed:
 
     async def start(self) -> None:
         self.last_id = await latest_event_id(self.db)
+        # First among the hooks: the hint that follows must find these events delivered.
+        self.db.after_commit.insert(0, self.committed)
         self._task = asyncio.create_task(self._run(), name="openhitl-event-feed")
 
     async def stop(self) -> None:
+        with suppress(ValueError):
+            self.db.after_commit.remove(self.committed)
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
                 await self._task
 
-    def wake(self) -> None:
-        self._wakeup.set()
+    def wake(self, last_event_id: int | None = None) -> None:
+        """Read the log soon, unless the hint's events (up to `last_event_id`) were all handed over."""
+        if last_event_id is None or last_event_id > self.last_id:
+            self._wakeup.set()
+
+    def committed(self, info: dict[str, Any]) -> None:
+        """A `Database.after_commit` hook: this process's new events, straight to the streams."""
+        written = info.get(WRITTEN)
+        if not written or written[-1]["id"] <= self.last_id:
+            return
+        if written[0]["id"] != self.last_id + 1:
+            self._wakeup.set()  # a gap: someone else's events, or ours out of turn; read them in order
+            return
+        self._dispatch(from_written(event) for event in written)
 
     def subscribe(
         self, *, user_id: str | None, loops: Iterable[str] = (), requests: Iterable[str] = ()
@@ -165,13 +199,16 @@ class EventFeed:
                 .scalars()
                 .all()
             )
-        for row in rows:
-            event = to_feed_event(row)
+        # Events handed over by `committed` while this read was under way are not sent twice.
+        self._dispatch(to_feed_event(row) for row in rows if row.id > self.last_id)
+        return len(rows)
+
+    def _dispatch(self, events: Iterable[FeedEvent]) -> None:
+        for event in events:
             self.last_id = event.id
             for subscriber in list(self._subscribers):
                 if subscriber.wants(event):
                     subscriber.offer(event)
-        return len(rows)
 
 
 async def events_after(

@@ -4,6 +4,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query
@@ -21,6 +22,7 @@ from openhitl.loops.models import Membership
 from openhitl.realtime.feed import FeedEvent, Subscriber, events_after, latest_event_id
 from openhitl.requests import presenter, service
 from openhitl.requests.models import TERMINAL_STATUSES
+from openhitl.requests.schemas import RequestRead
 from openhitl.requests.service import Readable
 
 router = APIRouter(tags=["events"])
@@ -60,24 +62,49 @@ def sse(*, data: object, event: str | None = None, id: int | None = None) -> str
     return "\n".join(lines) + "\n\n"
 
 
-async def read_request(state: AppState, *, request_id: str, user_id: str) -> Readable:
-    async with state.db.read() as session:
-        return await service.get_readable(session, request_id=request_id, user_id=user_id)
+@dataclass(frozen=True)
+class Seen:
+    """A request as its reader may see it; `detail` is rendered in the same read once it is closed."""
+
+    readable: Readable
+    detail: RequestRead | None
+
+    @property
+    def closed(self) -> bool:
+        return self.readable.request.status in TERMINAL_STATUSES
+
+
+async def read_request(state: AppState, *, request_id: str, user_id: str, render: bool = False) -> Seen:
+    """One read unit: the request, and its detail too if `render` or if it is closed (a waiter's answer)."""
+    async with state.db.lookup() as session:
+        readable = await service.get_readable(session, request_id=request_id, user_id=user_id)
+        detail = None
+        if render or readable.request.status in TERMINAL_STATUSES:
+            detail = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
+        return Seen(readable, detail)
+
+
+async def render(state: AppState, seen: Seen) -> RequestRead:
+    if seen.detail is not None:
+        return seen.detail
+    async with state.db.lookup() as session:
+        request, loop = seen.readable.request, seen.readable.loop
+        return await presenter.detail(session, request, loop_name=loop.name)
 
 
 async def wait_until_closed(
     state: AppState,
     subscriber: Subscriber,
-    readable: Readable,
+    seen: Seen,
     *,
     request_id: str,
     user_id: str,
     seconds: float,
-) -> Readable:
+) -> Seen:
     """Re-reads the request whenever one of its events arrives, until it is closed or time is up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while readable.request.status not in TERMINAL_STATUSES:
+    while not seen.closed:
         remaining = deadline - loop.time()
         if remaining <= 0:
             break
@@ -85,8 +112,8 @@ async def wait_until_closed(
             await asyncio.wait_for(subscriber.queue.get(), timeout=remaining)
         except TimeoutError:
             break
-        readable = await read_request(state, request_id=request_id, user_id=user_id)
-    return readable
+        seen = await read_request(state, request_id=request_id, user_id=user_id)
+    return seen
 
 
 @router.get("/requests/{request_id}/events", response_class=StreamingResponse, responses=SSE_RESPONSES)
@@ -98,29 +125,28 @@ async def request_outcome_stream(
     """Server-sent events: one `completed`, `cancelled` or `timeout` event with the request, then the end."""
     subscriber = state.feed.subscribe(user_id=None, requests=[request_id])
     try:
-        readable = await read_request(state, request_id=request_id, user_id=principal.user_id)
+        seen = await read_request(state, request_id=request_id, user_id=principal.user_id)
     except Exception:
         state.feed.unsubscribe(subscriber)
         raise
 
     async def stream() -> AsyncIterator[str]:
-        nonlocal readable
+        nonlocal seen
         try:
             yield ": connected\n\n"
-            while readable.request.status not in TERMINAL_STATUSES:
-                readable = await wait_until_closed(
+            while not seen.closed:
+                seen = await wait_until_closed(
                     state,
                     subscriber,
-                    readable,
+                    seen,
                     request_id=request_id,
                     user_id=principal.user_id,
                     seconds=KEEPALIVE_SECONDS,
                 )
-                if readable.request.status not in TERMINAL_STATUSES:
+                if not seen.closed:
                     yield ": keep-alive\n\n"
-            async with state.db.read() as session:
-                detail = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
-            yield sse(event=readable.request.status, data={"request": detail.model_dump(mode="json")})
+            detail = await render(state, seen)
+            yield sse(event=seen.readable.request.status, data={"request": detail.model_dump(mode="json")})
         finally:
             state.feed.unsubscribe(subscriber)
 

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from openhitl.accounts.models import User
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
@@ -114,9 +115,32 @@ async def feedback_for(session: AsyncSession, request_id: str) -> list[Feedback]
     return list((await session.execute(statement)).scalars())
 
 
-async def count_active_members(session: AsyncSession, loop_id: str) -> int:
-    statement = select(func.count()).where(Membership.loop_id == loop_id, Membership.status == "active")
-    return int(await session.scalar(statement) or 0)
+_Counted = aliased(Membership)
+# Built once: the loop, the caller's active membership, and how many active members hear of a new request.
+_LOOP_FOR_CREATE = (
+    select(
+        Loop,
+        Membership,
+        select(func.count())
+        .where(_Counted.loop_id == Loop.id, _Counted.status == "active")
+        .correlate(Loop)
+        .scalar_subquery(),
+    )
+    .join(Membership, Membership.loop_id == Loop.id)
+    .where(
+        Loop.id == bindparam("loop_id"),
+        Membership.user_id == bindparam("user_id"),
+        Membership.status == "active",
+    )
+)
+
+
+async def loop_for_create(
+    session: AsyncSession, *, loop_id: str, user_id: str
+) -> tuple[Loop, Membership, int] | None:
+    """The loop as the caller sees it, with its active member count, in one statement."""
+    found = (await session.execute(_LOOP_FOR_CREATE, {"loop_id": loop_id, "user_id": user_id})).one_or_none()
+    return (found[0], found[1], int(found[2])) if found else None
 
 
 async def get_idempotency_key(session: AsyncSession, *, user_id: str, key: str) -> IdempotencyKey | None:

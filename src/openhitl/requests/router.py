@@ -13,7 +13,7 @@ from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, OffsetQuery, choice, optional_id
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import service as loops_service
-from openhitl.realtime.router import read_request, wait_until_closed
+from openhitl.realtime.router import read_request, render, wait_until_closed
 from openhitl.requests import presenter, repository, service
 from openhitl.requests.models import PRIORITIES, STATUSES
 from openhitl.requests.repository import SORTS, RequestFilters
@@ -175,16 +175,15 @@ async def get_request(
     # Subscribe before reading, so a decision landing in between still wakes us.
     subscriber = state.feed.subscribe(user_id=None, requests=[request_id]) if wait else None
     try:
-        readable = await read_request(state, request_id=request_id, user_id=principal.user_id)
+        seen = await read_request(state, request_id=request_id, user_id=principal.user_id, render=not wait)
         if subscriber is not None and wait:
-            readable = await wait_until_closed(
-                state, subscriber, readable, request_id=request_id, user_id=principal.user_id, seconds=wait
+            seen = await wait_until_closed(
+                state, subscriber, seen, request_id=request_id, user_id=principal.user_id, seconds=wait
             )
     finally:
         if subscriber is not None:
             state.feed.unsubscribe(subscriber)
-    async with state.db.read() as session:
-        read = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
+    read = await render(state, seen)
     return ok(RequestDetail(**read.model_dump(), request=read), "Request retrieved successfully")
 
 

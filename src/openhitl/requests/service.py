@@ -4,9 +4,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,8 @@ from openhitl.requests.response_types import (
 )
 from openhitl.requests.schemas import RequestCreate, RequestUpdate
 
+# A Core statement run with a parameter dict: its cache key is computed once, not per request.
+_INSERT_REQUEST = insert(cast(Table, Request.__table__))
 FEEDBACK_SCORES = ("rating", "accuracy", "timeliness", "helpfulness")
 FEEDBACK_CATEGORIES = ("positive", "constructive", "issue")
 # Fields a PATCH may change; the rest of a request is fixed once created.
@@ -125,14 +127,18 @@ def _body_digest(loop_id: str, body: RequestCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _may_create(session: AsyncSession, *, loop_id: str, user_id: str) -> loops_service.LoopAccess:
-    access = await loops_service.get_access(session, loop_id=loop_id, user_id=user_id)
+async def _may_create(session: AsyncSession, *, loop_id: str, user_id: str) -> int:
+    """Refuses a caller who may not create requests in the loop; returns its active member count."""
+    found = await repository.loop_for_create(session, loop_id=loop_id, user_id=user_id)
+    if found is None:
+        raise NotFound("Loop not found")
+    access, members = loops_service.LoopAccess(found[0], found[1]), found[2]
     if access.is_creator:
-        return access
+        return members
     if access.role == "admin" and loops_service.loop_setting(access.loop, "admins_can_create_requests", True):
-        return access
+        return members
     if loops_service.loop_setting(access.loop, "members_can_create_requests"):
-        return access
+        return members
     raise Forbidden("Only loop creators and admins can create requests")
 
 
@@ -161,7 +167,7 @@ async def create(
     settings: Settings,
     now: datetime,
 ) -> Created:
-    await _may_create(session, loop_id=loop_id, user_id=user_id)
+    members = await _may_create(session, loop_id=loop_id, user_id=user_id)
     digest = _body_digest(loop_id, body) if idempotency_key else ""
     if idempotency_key:
         existing = await repository.get_idempotency_key(session, user_id=user_id, key=idempotency_key)
@@ -193,7 +199,7 @@ async def create(
         "callback_url": body.callback_url,
         "tags": body.tags,
         "status": "pending",
-        "broadcast_count": await repository.count_active_members(session, loop_id),
+        "broadcast_count": members,
         "notifications_sent": 0,
         "version": 1,
         "created_at": now,
@@ -235,8 +241,9 @@ async def create(
 
 
 async def _insert_request(session: AsyncSession, row: dict[str, Any]) -> Request:
-    statement = insert(Request).values(**row).returning(Request)
-    return (await session.execute(statement)).scalar_one()
+    """Inserts the row and answers with it as it stands: nothing in the database adds to a new request."""
+    await session.execute(_INSERT_REQUEST, row)
+    return Request(**row)
 
 
 async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:

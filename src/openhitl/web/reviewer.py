@@ -14,6 +14,7 @@ from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
 from openhitl.notifications import service as notifications
+from openhitl.realtime.feed import latest_event_id
 from openhitl.requests.response_types import parse_config
 from openhitl.reviewers import repository, service
 from openhitl.reviewers.router import HISTORY_FILTERS, guard_guessing, review_item
@@ -74,6 +75,9 @@ async def home(
     state: State,
     loop: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> Response:
+    # Read before the queue: the live feed resumes after it, so nothing that lands while the page loads
+    # and connects is missed.
+    after = await latest_event_id(state.db)
     loops = await loops_repository.list_for_member(session, user_id=viewer.user_id)
     items = await _queue(session, user_id=viewer.user_id, loop_id=loop, now=state.clock.now())
     return render(
@@ -85,6 +89,7 @@ async def home(
         selected_loop=loop,
         items=items,
         flash=_flash(request),
+        events_after=after,
     )
 
 

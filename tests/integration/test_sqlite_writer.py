@@ -1,0 +1,66 @@
+"""SQLite's writer runs on the event loop's thread, yet waiting for another process's lock never holds the loop."""
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url, text
+
+from openhitl.kit.db import Database
+from openhitl.migrations import upgrade
+from tests.support.databases import sqlite_url
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> str:
+    url = sqlite_url(tmp_path)
+    upgrade(url)
+    return url
+
+
+async def test_a_write_waits_for_another_process_lock_off_the_loop(sqlite_database: str) -> None:
+    url = sqlite_database
+    db = Database(url)
+    other = sqlite3.connect(make_url(url).database or "", isolation_level=None)  # another process, in effect
+    try:
+        async with db.write() as session:  # the server is up: its first connection switched to WAL
+            await session.execute(text("SELECT 1"))
+        other.execute("BEGIN IMMEDIATE")  # holds SQLite's one write lock
+
+        async def write() -> int:
+            async with db.write() as session:
+                await session.execute(
+                    text(
+                        "INSERT INTO server_secrets (name, value, created_at) VALUES ('probe', 'x', '2026-01-01')"
+                    )
+                )
+            return 1
+
+        writing = asyncio.create_task(write())
+        for _ in range(20):  # the loop keeps turning while the write waits for the lock
+            await asyncio.sleep(0.01)
+        assert not writing.done()
+        other.execute("COMMIT")
+        assert await writing == 1
+        async with db.read() as session:
+            stored = await session.scalar(text("SELECT value FROM server_secrets WHERE name = 'probe'"))
+        assert stored == "x"
+    finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_statements_that_fail_for_other_reasons_fail_at_once(sqlite_database: str) -> None:
+    url = sqlite_database
+    db = Database(url)
+    try:
+        with pytest.raises(Exception, match="no such table"):
+            async with db.write() as session:
+                await session.execute(text("INSERT INTO no_such_table VALUES (1)"))
+        async with db.write() as session:  # the writer is usable again
+            assert await session.scalar(text("SELECT 1")) == 1
+    finally:
+        await db.dispose()
