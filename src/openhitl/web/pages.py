@@ -1,6 +1,7 @@
 """Templates, static files and the headers every page carries."""
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -12,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 import openhitl
+from openhitl.kit.errors import ApiError
 from openhitl.web.markdown import plain_text, render_markdown
 
 HERE = Path(__file__).parent
@@ -97,6 +99,16 @@ def static_url(name: str) -> str:
 
 templates.env.globals["static_url"] = static_url
 templates.env.globals["version"] = openhitl.__version__
+
+
+def flash_message(request: Request, messages: Mapping[str, str]) -> str | None:
+    """The message for the action that a redirect's `?done=` names."""
+    return messages.get(request.query_params.get("done", ""))
+
+
+def problem(exc: ApiError) -> dict[str, Any]:
+    """The error and its detail, as _flash.html shows them."""
+    return {"error": exc.msg, "error_detail": exc.data if isinstance(exc.data, str) else None}
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:

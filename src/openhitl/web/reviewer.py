@@ -2,12 +2,13 @@
 
 import contextlib
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import ApiError, Conflict, NotFound
 from openhitl.kit.ids import ID_PATTERN
 from openhitl.kit.uow import ReadSession, State, WriteSession
@@ -20,7 +21,7 @@ from openhitl.reviewers import repository, service
 from openhitl.reviewers.router import HISTORY_FILTERS, guard_guessing, review_item
 from openhitl.reviewers.schemas import ReviewItem
 from openhitl.web import answers
-from openhitl.web.pages import render
+from openhitl.web.pages import flash_message, problem, render
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, MaybeViewer, Viewer, form_token
 
@@ -35,10 +36,6 @@ FLASHES = {
     "joined": "You joined the loop.",
     "saved": "Settings saved.",
 }
-
-
-def _flash(request: Request) -> str | None:
-    return FLASHES.get(request.query_params.get("done", ""))
 
 
 async def _queue(
@@ -88,7 +85,7 @@ async def home(
         loops=[found for found, _ in loops],
         selected_loop=loop,
         items=items,
-        flash=_flash(request),
+        flash=flash_message(request, FLASHES),
         events_after=after,
     )
 
@@ -137,9 +134,20 @@ async def _item(session: AsyncSession, *, request_id: str, user_id: str, now: da
     return review_item(*found, user_id=user_id, now=now)
 
 
+def _answer_widget(item: ReviewItem) -> dict[str, Any]:
+    """What the answer widget needs to show the request's response type."""
+    config = parse_config(item.response_type, item.response_config)
+    return {
+        "item": item,
+        "config": config,
+        "stars": answers.rating_steps(config) if config.response_type == "rating" else [],
+        "number_step": answers.number_step(config),
+    }
+
+
 def _request_page(
     request: Request,
-    viewer: FormViewer,
+    viewer: Principal,
     item: ReviewItem,
     *,
     status_code: int = 200,
@@ -147,20 +155,16 @@ def _request_page(
     error_detail: str | None = None,
     notice: str | None = None,
 ) -> Response:
-    config = parse_config(item.response_type, item.response_config)
     return render(
         request,
         "app/request.html",
         status_code=status_code,
         viewer=viewer,
         tab="home",
-        item=item,
-        config=config,
-        stars=answers.rating_steps(config) if config.response_type == "rating" else [],
-        number_step=answers.number_step(config),
         error=error,
         error_detail=error_detail,
         notice=notice,
+        **_answer_widget(item),
     )
 
 
@@ -191,17 +195,7 @@ async def claim(
     except Conflict:
         item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=now)
         notice = conflict_notice(item)
-    config = parse_config(item.response_type, item.response_config)
-    return render(
-        request,
-        "app/_answer.html",
-        viewer=viewer,
-        item=item,
-        config=config,
-        stars=answers.rating_steps(config) if config.response_type == "rating" else [],
-        number_step=answers.number_step(config),
-        notice=notice,
-    )
+    return render(request, "app/_answer.html", viewer=viewer, notice=notice, **_answer_widget(item))
 
 
 @router.post("/requests/{request_id}/release")
@@ -223,10 +217,8 @@ async def respond(request: Request, request_id: RequestId, viewer: FormViewer, s
     values = [value for value in form.getlist("answer") if isinstance(value, str)]
     try:
         async with state.db.write() as session:
-            found = await repository.get_for_member(session, request_id=request_id, user_id=viewer.user_id)
-            if found is None:
-                raise NotFound("Request not found", "It may have been deleted, or you are not in its loop")
-            config = parse_config(found[0].response_type, found[0].response_config)
+            item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=now)
+            config = parse_config(item.response_type, item.response_config)
             await service.respond(
                 session,
                 request_id=request_id,
@@ -240,12 +232,9 @@ async def respond(request: Request, request_id: RequestId, viewer: FormViewer, s
     except ApiError as exc:
         async with state.db.read() as session:
             item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=now)
-        detail = exc.data if isinstance(exc.data, str) else None
         if exc.status_code == 409:
             return _request_page(request, viewer, item, status_code=409, notice=conflict_notice(item))
-        return _request_page(
-            request, viewer, item, status_code=exc.status_code, error=exc.msg, error_detail=detail
-        )
+        return _request_page(request, viewer, item, status_code=exc.status_code, **problem(exc))
     following = next((item for item in upcoming if item.status == "pending"), None)
     target = f"/requests/{following.id}?done=answered" if following else "/?done=answered"
     return RedirectResponse(target, status_code=303)
@@ -278,7 +267,6 @@ async def join(
     except Conflict:
         return RedirectResponse("/", status_code=303)
     except ApiError as exc:
-        detail = exc.data if isinstance(exc.data, str) else None
         return render(
             request,
             "app/join.html",
@@ -287,8 +275,7 @@ async def join(
             tab="home",
             code=invite_code,
             csrf_token=viewer.csrf_token,
-            error=exc.msg,
-            error_detail=detail,
+            **problem(exc),
         )
     return RedirectResponse(f"/?loop={joined.loop.id}&done=joined", status_code=303)
 
@@ -333,7 +320,12 @@ async def join_link(
 async def settings_screen(request: Request, viewer: Viewer, session: ReadSession) -> Response:
     loops = await loops_repository.list_for_member(session, user_id=viewer.user_id)
     return render(
-        request, "app/settings.html", viewer=viewer, tab="settings", loops=loops, flash=_flash(request)
+        request,
+        "app/settings.html",
+        viewer=viewer,
+        tab="settings",
+        loops=loops,
+        flash=flash_message(request, FLASHES),
     )
 
 

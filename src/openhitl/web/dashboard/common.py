@@ -7,10 +7,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from openhitl.accounts.auth import Principal
-from openhitl.kit.errors import ApiError, BadRequest
+from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import ID_PATTERN
 from openhitl.kit.validation import summarise
-from openhitl.web.pages import render
+from openhitl.web.pages import flash_message, render
 
 LoopId = Annotated[str, Path(pattern=ID_PATTERN)]
 ItemId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -36,7 +36,7 @@ FLASHES = {
 
 
 def flash(request: Request) -> str | None:
-    return FLASHES.get(request.query_params.get("done", ""))
+    return flash_message(request, FLASHES)
 
 
 def back(path: str, done: str) -> Response:
@@ -62,11 +62,6 @@ def page(
         flash=context.pop("flash", None) or flash(request),
         **context,
     )
-
-
-def problem(exc: ApiError) -> dict[str, Any]:
-    """The error and its detail, as _flash.html shows them."""
-    return {"error": exc.msg, "error_detail": exc.data if isinstance(exc.data, str) else None}
 
 
 def parse(model: type[Model], values: dict[str, Any]) -> Model:

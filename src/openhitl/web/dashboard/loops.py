@@ -1,7 +1,7 @@
 """Loops for their owners: list, create, edit, delete; invite code, QR code, invitations, members."""
 
 import re
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -16,7 +16,8 @@ from openhitl.loops import invitations, repository, service
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
 from openhitl.loops.service import LoopAccess
 from openhitl.reviewers import service as reviewer_service
-from openhitl.web.dashboard.common import ItemId, LoopId, back, page, parse, problem
+from openhitl.web.dashboard.common import ItemId, LoopId, back, page, parse
+from openhitl.web.pages import problem
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer
 
@@ -50,10 +51,15 @@ async def loops_list(request: Request, viewer: Viewer, session: ReadSession) -> 
     return page(request, "dashboard/loops.html", viewer=viewer, section="loops", pairs=pairs, members=members)
 
 
+def _loop_form(request: Request, viewer: Principal, values: Mapping[str, Any], **context: Any) -> Response:
+    """The create / edit form, filled in; with `the_loop` it edits that loop."""
+    return page(request, "dashboard/loop_form.html", viewer=viewer, section="loops", values=values, **context)
+
+
 @router.get("/new")
 async def new_loop(request: Request, viewer: Viewer) -> Response:
     values = {"icon": "🔁", "admins_can_create_requests": "on"}
-    return page(request, "dashboard/loop_form.html", viewer=viewer, section="loops", values=values)
+    return _loop_form(request, viewer, values)
 
 
 @router.post("")
@@ -62,15 +68,7 @@ async def create_loop(request: Request, viewer: FormViewer, session: WriteSessio
     try:
         data = parse(LoopCreate, loop_values(form))
     except ApiError as exc:
-        return page(
-            request,
-            "dashboard/loop_form.html",
-            viewer=viewer,
-            section="loops",
-            status_code=exc.status_code,
-            values=form,
-            **problem(exc),
-        )
+        return _loop_form(request, viewer, form, status_code=exc.status_code, **problem(exc))
     access = await service.create(session, creator=viewer.user_id, data=data, now=state.clock.now())
     return back(f"/dashboard/loops/{access.loop.id}", "created")
 
@@ -118,9 +116,7 @@ async def edit_loop(request: Request, loop_id: LoopId, viewer: Viewer, session: 
         "members_can_create_requests": "on" if settings.get("members_can_create_requests") else "",
         "admins_can_create_requests": "on" if settings.get("admins_can_create_requests", True) else "",
     }
-    return page(
-        request, "dashboard/loop_form.html", viewer=viewer, section="loops", the_loop=loop, values=values
-    )
+    return _loop_form(request, viewer, values, the_loop=loop)
 
 
 @router.post("/{loop_id}/edit")
@@ -135,15 +131,8 @@ async def update_loop(
             session, access=access, data=data, actor_id=viewer.user_id, now=state.clock.now()
         )
     except ApiError as exc:
-        return page(
-            request,
-            "dashboard/loop_form.html",
-            viewer=viewer,
-            section="loops",
-            status_code=exc.status_code,
-            the_loop=access.loop,
-            values=form,
-            **problem(exc),
+        return _loop_form(
+            request, viewer, form, status_code=exc.status_code, the_loop=access.loop, **problem(exc)
         )
     return back(f"/dashboard/loops/{loop_id}", "updated")
 

@@ -12,7 +12,8 @@ from openhitl.kit.errors import ApiError, ValidationFailed
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.notifications import service as notifications
-from openhitl.web.dashboard.common import ItemId, LoopId, back, page, parse, problem
+from openhitl.web.dashboard.common import ItemId, LoopId, back, page, parse
+from openhitl.web.pages import problem
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer
 from openhitl.webhooks import repository as webhooks_repository
