@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -24,15 +25,14 @@ from openhitl.delivery.webhooks import WEBHOOK_KIND
 from openhitl.delivery.worker import Handler, OutboxWorker
 from openhitl.kit.bodies import declare_storable_text
 from openhitl.kit.clock import Clock
-from openhitl.kit.http import RequestContextMiddleware, install_error_handlers
+from openhitl.kit.http import FrontDoor, install_error_handlers
 from openhitl.kit.logging import configure_logging
-from openhitl.kit.routing import MethodNotAllowedMiddleware
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
 from openhitl.mcp_server.http import mount_mcp
 from openhitl.notifications.router import router as notifications_router
-from openhitl.ops.metrics import HttpMetricsMiddleware
+from openhitl.ops.metrics import count_response
 from openhitl.ops.router import router as ops_router
 from openhitl.realtime.router import router as realtime_router
 from openhitl.requests.router import router as requests_router
@@ -117,17 +117,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.openhitl = state
     install_error_handlers(app)
-    app.add_middleware(MethodNotAllowedMiddleware, routes=lambda: app.routes)
-    app.add_middleware(HttpMetricsMiddleware, routes=lambda: app.routes)
     # API callers are scripts and other origins' pages; no cookies cross origins, so "*" is safe here.
-    app.add_middleware(
+    cors = partial(
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "Last-Event-ID"],
         expose_headers=["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(FrontDoor, routes=lambda: app.routes, cors=cors, on_response=count_response)
 
     api = api_router()
     for index, prefix in enumerate(API_PREFIXES):

@@ -64,3 +64,42 @@ async def test_statements_that_fail_for_other_reasons_fail_at_once(sqlite_databa
             assert await session.scalar(text("SELECT 1")) == 1
     finally:
         await db.dispose()
+
+
+async def test_the_writer_commits_in_place_and_its_wal_is_checkpointed_beside_it(
+    sqlite_database: str,
+) -> None:
+    db = Database(sqlite_database)
+    assert db.checkpointer is not None
+    db.checkpointer.every = 10
+    path = make_url(sqlite_database).database or ""
+    try:
+        async with db.write() as session:
+            autocheckpoint = await session.scalar(text("PRAGMA wal_autocheckpoint"))
+        assert autocheckpoint == 0  # no checkpoint (and its fsync) inside a commit on the loop
+        for number in range(14):
+            async with db.write() as session:
+                await session.execute(
+                    text(
+                        "INSERT INTO server_secrets (name, value, created_at) VALUES (:n, 'x', '2026-01-01')"
+                    ),
+                    {"n": f"probe-{number}"},
+                )
+        await db.checkpointer.close()  # waits for the checkpoint under way
+        # A connection that ignores the WAL sees what the one checkpoint (after commit 10 of 15) copied into
+        # the database file: the first 9 rows; the commits after it stay in the WAL.
+        copied = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            in_file = copied.execute(
+                "SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"
+            ).fetchone()[0]
+        finally:
+            copied.close()
+        assert in_file == 9
+        async with db.read() as session:
+            assert (
+                await session.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))
+                == 14
+            )
+    finally:
+        await db.dispose()

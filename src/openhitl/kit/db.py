@@ -7,13 +7,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import BigInteger, MetaData, bindparam, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
-from openhitl.kit import sqlite_inline
+from openhitl.kit import prepared, sqlite_inline
+from openhitl.kit.batch import GroupCommit
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -30,6 +31,9 @@ COMMIT_ORDER_LOCK = 0x6F68_6576  # "ohev"
 UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
 BUSY_TIMEOUT_MS = 10_000
 LOOKUP_POOL_SIZE = 4
+_COMMIT_ORDER = prepared.Statements(
+    lambda: select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+)
 
 
 class Base(DeclarativeBase):
@@ -106,14 +110,17 @@ class Database:
             if sqlite3.sqlite_version_info < (3, 35):
                 raise RuntimeError(f"SQLite >= 3.35 is needed for RETURNING; found {sqlite3.sqlite_version}")
             ensure_sqlite_directory(self.url)
-            inline = partial(
-                sqlite_inline.connect,
-                parsed.database or "",
-                uri=bool(parsed.query.get("uri")),
-                busy_timeout_ms=BUSY_TIMEOUT_MS,
-            )
+            database, uri = parsed.database or "", bool(parsed.query.get("uri"))
+            inline = partial(sqlite_inline.connect, database, uri=uri, busy_timeout_ms=BUSY_TIMEOUT_MS)
+            in_memory = database in ("", ":memory:") or "mode=memory" in database
+            self.checkpointer = None if in_memory else sqlite_inline.Checkpointer(database, uri=uri)
             self.write_engine = create_async_engine(
-                self.url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60, async_creator=inline
+                self.url,
+                echo=echo,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=60,
+                async_creator=partial(inline, checkpointer=self.checkpointer),
             )
             self.lookup_engine = create_async_engine(
                 self.url, echo=echo, pool_size=LOOKUP_POOL_SIZE, max_overflow=0, async_creator=inline
@@ -129,12 +136,19 @@ class Database:
             _configure_sqlite(self.lookup_engine, immediate=False, busy_timeout_ms=0)
             _configure_sqlite(self.read_engine, immediate=False, busy_timeout_ms=BUSY_TIMEOUT_MS)
         else:
+            self.checkpointer = None
             self.write_engine = create_async_engine(
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self.read_engine = self.lookup_engine = self.write_engine
         self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         self.after_commit: list[Callable[[dict[str, Any]], None]] = []
+        # Lists in `session.info` that a failed job of a group commit must leave as it found them.
+        self.job_buffers: list[str] = []
+        # SQLite has one writer: one batch at a time. PostgreSQL runs a few side by side.
+        self.group_commit = GroupCommit(
+            self, drainers=1 if self.dialect == "sqlite" else max(1, pool_size // 2)
+        )
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
         self._looker = async_sessionmaker(self.lookup_engine, expire_on_commit=False, autoflush=False)
@@ -163,7 +177,8 @@ class Database:
         last insert and released by the commit, keeps readers that resume "after id N" from missing rows.
         """
         if self.dialect == "postgresql":
-            await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_ORDER_LOCK})
+            connection = await prepared.driver(session)
+            await connection.execute(_COMMIT_ORDER, {"key": COMMIT_ORDER_LOCK})
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -179,6 +194,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
             await self.lookup_engine.dispose()

@@ -3,6 +3,7 @@
 import json
 import re
 import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -10,12 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openhitl.kit.bodies import unparseable_body_hint
 from openhitl.kit.db import database_unavailable
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError
+from openhitl.kit.routing import PathIndex, method_not_allowed, path_templates
 from openhitl.kit.validation import summarise
 
 log = structlog.get_logger("openhitl.http")
@@ -86,33 +89,77 @@ async def guard_input(scope: Scope, receive: Receive, send: Send) -> Receive | N
     return replay
 
 
-class RequestContextMiddleware:
-    """Gives every answer an X-Request-ID and, when rate limiting is on, the X-RateLimit-* headers."""
+class FrontDoor:
+    """What every HTTP request passes before routing, in one layer (each layer is a wrapped `send` and
+    a suspended coroutine per request): an X-Request-ID on every answer and in every log line, bodies over
+    the limit refused, 405 for a path whose routes lack the method (kit/routing.py), CORS, the
+    X-RateLimit-* headers, and `on_response(route template, method, status)` for the metrics.
 
-    def __init__(self, app: ASGIApp) -> None:
+    CORS is Starlette's middleware, entered only by requests that carry an Origin: the others need no CORS
+    headers, only `Vary: Origin` (their answer differs from a cross-origin request's).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Callable[[], Sequence[BaseRoute]],
+        cors: Callable[[ASGIApp], ASGIApp],
+        on_response: Callable[[str, str, int], None],
+    ) -> None:
         self.app = app
+        self.make_cors = cors
+        self.cors = cors(app)
+        self.routes = routes
+        self.on_response = on_response
+        self.index: PathIndex | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        if self.index is None:  # read on the first request, when every router has been included
+            self.index = PathIndex(path_templates(self.routes()))
+        headers = scope["headers"]
+        incoming = origin = None
+        for name, value in headers:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+            elif name == b"origin":
+                origin = value
+        request_id = incoming if incoming and REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        template = self.index.find(scope["path"])
+        route = template.path if template is not None else "unmatched"
+        method = scope["method"]
+        on_response = self.on_response
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                for name, value in (scope["state"].get("rate_limit_headers") or {}).items():
-                    headers.append((name.lower().encode(), value.encode()))
-                message["headers"] = headers
+                extra = [(b"x-request-id", request_id.encode("latin-1"))]
+                if origin is None:
+                    extra.append((b"vary", b"Origin"))
+                for name, value in (state.get("rate_limit_headers") or {}).items():
+                    extra.append((name.lower().encode(), value.encode()))
+                message["headers"] = [*message.get("headers", ()), *extra]
+                on_response(route, method, message["status"])
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
             guarded = await guard_input(scope, receive, send_with_headers)
-            if guarded is not None:
-                await self.app(scope, guarded, send_with_headers)
+            if guarded is None:
+                return
+            refused = method_not_allowed(template, method) if template is not None else None
+            if refused is None:
+                await (self.app if origin is None else self.cors)(scope, guarded, send_with_headers)
+            else:
+                await (refused if origin is None else self.make_cors(refused))(
+                    scope, guarded, send_with_headers
+                )
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
 
 def install_error_handlers(app: FastAPI) -> None:

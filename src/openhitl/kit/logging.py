@@ -20,7 +20,12 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
         *([structlog.processors.dict_tracebacks] if fmt == "json" else []),
     ]
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # filter_by_level first: a debug line nobody listens to costs a level check, not the processors
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         # not cached: tests (structlog.testing.capture_logs) and reconfiguration must reach every logger
         cache_logger_on_first_use=False,

@@ -2,17 +2,18 @@
 
 Starlette takes the first route whose pattern and method match, so `PUT /loops/join` would reach
 `PUT /loops/{loop_id}` (and fail as a malformed id), and a 405 lists only the methods of the first route
-whose pattern matched. Here the most specific path template that matches decides: if it has no route for
-the method, the answer is 405 with `Allow` listing all of its methods.
+whose pattern matched. Here the most specific path template that matches decides (`PathIndex`, used by
+kit/http.py's `FrontDoor`, which also labels the metrics with it): if it has no route for the method, the
+answer is 405 with `Allow` listing all of its methods.
 """
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi.routing import iter_route_contexts
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from openhitl.kit.envelope import error_response
 
@@ -50,33 +51,72 @@ def path_templates(routes: Sequence[BaseRoute]) -> list[PathTemplate]:
     ]
 
 
-def most_specific(templates: list[PathTemplate], path: str) -> PathTemplate | None:
-    matching = [t for t in templates if t.pattern.match(path)]
-    return max(matching, key=lambda t: t.specificity, default=None)
+class PathIndex:
+    """The most specific template for a path, found by walking its segments (not by trying every template).
+
+    Each level tries literal segments first, then segments that mix text and a parameter, then plain
+    parameters, and backtracks: the first template reached this way is the one `specificity` ranks
+    highest, since it compares segments left to right with literal > mixed > parameter.
+    """
+
+    def __init__(self, templates: Sequence[PathTemplate]) -> None:
+        self.root = _Node()
+        for template in templates:
+            node = self.root
+            for segment in template.path.split("/")[1:]:
+                node = node.child(segment)
+            node.template = node.template or template
+
+    def find(self, path: str) -> PathTemplate | None:
+        return self.root.find(path.split("/")[1:], 0)
 
 
-class MethodNotAllowedMiddleware:
-    """Answers 405 (with the envelope and a full `Allow`) before routing, when the path's own routes lack
-    the method. `routes` is read on the first request, when every router has been included."""
+class _Node:
+    __slots__ = ("literal", "mixed", "parameter", "template")
 
-    def __init__(self, app: ASGIApp, routes: Callable[[], Sequence[BaseRoute]]) -> None:
-        self.app = app
-        self.routes = routes
-        self.templates: list[PathTemplate] | None = None
+    def __init__(self) -> None:
+        self.literal: dict[str, _Node] = {}
+        self.mixed: list[tuple[re.Pattern[str], _Node]] = []
+        self.parameter: _Node | None = None
+        self.template: PathTemplate | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            if self.templates is None:
-                self.templates = path_templates(self.routes())
-            template = most_specific(self.templates, scope["path"])
-            if template is not None and scope["method"] not in template.methods:
-                allowed = ", ".join(sorted(template.methods))
-                answer = error_response(
-                    405,
-                    "Method not allowed",
-                    f"{scope['method']} is not allowed here; use {allowed}",
-                    {"Allow": allowed},
-                )
-                await answer(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    def child(self, segment: str) -> "_Node":
+        if not _PARAMETER.search(segment):
+            return self.literal.setdefault(segment, _Node())
+        if not _PARAMETER.sub("", segment):
+            if self.parameter is None:
+                self.parameter = _Node()
+            return self.parameter
+        pattern = re.compile(
+            "^" + "[^/]+".join(re.escape(piece) for piece in _PARAMETER.split(segment)) + "$"
+        )
+        for known, node in self.mixed:
+            if known.pattern == pattern.pattern:
+                return node
+        node = _Node()
+        self.mixed.append((pattern, node))
+        return node
+
+    def find(self, segments: list[str], depth: int) -> PathTemplate | None:
+        if depth == len(segments):
+            return self.template
+        segment = segments[depth]
+        literal = self.literal.get(segment)
+        if literal is not None and (found := literal.find(segments, depth + 1)) is not None:
+            return found
+        for pattern, node in self.mixed:
+            if pattern.match(segment) and (found := node.find(segments, depth + 1)) is not None:
+                return found
+        if self.parameter is not None and segment:
+            return self.parameter.find(segments, depth + 1)
+        return None
+
+
+def method_not_allowed(template: PathTemplate, method: str) -> ASGIApp | None:
+    """The 405 answer (envelope and a full `Allow`) when the path's own routes lack the method."""
+    if method in template.methods:
+        return None
+    allowed = ", ".join(sorted(template.methods))
+    return error_response(
+        405, "Method not allowed", f"{method} is not allowed here; use {allowed}", {"Allow": allowed}
+    )

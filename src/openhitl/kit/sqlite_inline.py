@@ -6,18 +6,29 @@ itself (a write statement with WAL and `synchronous=NORMAL` takes microseconds).
 aiosqlite's shape, so SQLAlchemy's aiosqlite dialect drives it unchanged, but its coroutines run the
 `sqlite3` calls in place.
 
-Two things could hold the event loop, and both go to a worker thread instead. Waiting for a lock another
-process holds (an `openhitl worker`, a CLI command): the connection's own busy timeout is 0, so a
-statement that finds the database locked fails at once and is retried on a thread with the full busy
-timeout. And the commit, which writes the WAL and now and then checkpoints it with an fsync: one thread
-hop per unit of work. Nothing else uses the connection meanwhile: the pool hands it to one unit of work
-at a time, and that unit of work is awaiting the thread.
+Two things could hold the event loop, and both go to a worker thread instead:
+
+- Waiting for a lock another process holds (an `openhitl worker`, a CLI command): the connection's own
+  busy timeout is 0, so a statement that finds the database locked fails at once and is retried on a
+  thread with the full busy timeout. Nothing else uses the connection meanwhile: the pool hands it to one
+  unit of work at a time, and that unit of work is awaiting the thread.
+- Checkpoints, which copy the WAL into the database file and fsync it. A commit with WAL and
+  `synchronous=NORMAL` only appends to the WAL (no fsync), so it runs in place; the writer's automatic
+  checkpoint, which would run inside some commit, is switched off, and a `Checkpointer` runs a passive
+  checkpoint from a connection of its own on a worker thread every `CHECKPOINT_EVERY` commits instead.
 """
 
 import asyncio
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from typing import Any, TypeVar
+
+import structlog
+
+log = structlog.get_logger("openhitl.db")
+# SQLite's own automatic checkpoint runs at 1,000 WAL pages; a create request writes ~6 pages.
+CHECKPOINT_EVERY = 200
 
 T = TypeVar("T")
 
@@ -76,12 +87,55 @@ class InlineCursor:
         self._cursor.close()
 
 
+class Checkpointer:
+    """Passive WAL checkpoints for a writer whose automatic ones are off, on a worker thread.
+
+    Passive: it copies what no reader still needs and never waits for or blocks anyone; what it cannot copy
+    yet is copied by a later one. Failures are logged and retried at the next turn.
+    """
+
+    def __init__(self, database: str, *, uri: bool, every: int = CHECKPOINT_EVERY) -> None:
+        self.database = database
+        self.uri = uri
+        self.every = every
+        self._commits = 0
+        self._running: asyncio.Future[None] | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    def committed(self) -> None:
+        self._commits += 1
+        if self._commits >= self.every and (self._running is None or self._running.done()):
+            self._commits = 0
+            self._running = asyncio.get_running_loop().run_in_executor(None, self.checkpoint)
+
+    def checkpoint(self) -> None:
+        try:
+            if self._connection is None:
+                self._connection = sqlite3.connect(
+                    self.database, uri=self.uri, isolation_level=None, check_same_thread=False
+                )
+            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        except sqlite3.Error as error:
+            log.warning("WAL checkpoint failed; the next one will catch up", error=str(error))
+
+    async def close(self) -> None:
+        if self._running is not None:
+            with suppress(Exception):
+                await self._running
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 class InlineConnection:
     """The parts of `aiosqlite.Connection` SQLAlchemy's aiosqlite dialect uses."""
 
-    def __init__(self, raw: sqlite3.Connection, *, busy_timeout_ms: int) -> None:
+    def __init__(
+        self, raw: sqlite3.Connection, *, busy_timeout_ms: int, checkpointer: Checkpointer | None = None
+    ) -> None:
         self.raw = raw
         self.busy_timeout_ms = busy_timeout_ms
+        self.checkpointer = checkpointer
         self._open = True
 
     @property
@@ -122,9 +176,22 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self)
 
+    async def fetchone(self, sql: str, parameters: Sequence[Any]) -> Any:
+        """One statement and its first row, for statements prepared by kit/prepared.py."""
+        cursor = await self.run(self.raw.execute, sql, parameters)
+        try:
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+    async def execute_now(self, sql: str, parameters: Sequence[Any]) -> None:
+        (await self.run(self.raw.execute, sql, parameters)).close()
+
     async def commit(self) -> None:
-        # Off the loop: a commit writes the WAL and now and then checkpoints it, with an fsync.
-        await self._off_loop(self.raw.commit)
+        # In place: with the automatic checkpoint off (see Checkpointer) a commit only appends to the WAL.
+        await self.run(self.raw.commit)
+        if self.checkpointer is not None:
+            self.checkpointer.committed()
 
     async def rollback(self) -> None:
         self.raw.rollback()
@@ -141,8 +208,14 @@ class InlineConnection:
             self.raw.close()
 
 
-async def connect(database: str, *, uri: bool, busy_timeout_ms: int) -> InlineConnection:
+async def connect(
+    database: str, *, uri: bool, busy_timeout_ms: int, checkpointer: Checkpointer | None = None
+) -> InlineConnection:
+    """A connection for the writer (with the checkpointer that stands in for its automatic checkpoints)
+    or for lookups (which only read, and leave checkpoints to SQLite)."""
     # isolation_level=None: SQLAlchemy's events emit BEGIN; check_same_thread=False: a locked-database
     # retry runs on a worker thread while the loop waits for it.
     raw = sqlite3.connect(database, uri=uri, isolation_level=None, check_same_thread=False, timeout=0)
-    return InlineConnection(raw, busy_timeout_ms=busy_timeout_ms)
+    if checkpointer is not None:
+        raw.execute("PRAGMA wal_autocheckpoint=0").close()
+    return InlineConnection(raw, busy_timeout_ms=busy_timeout_ms, checkpointer=checkpointer)

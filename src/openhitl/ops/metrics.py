@@ -14,7 +14,7 @@ Two kinds of numbers, chosen by who can count them right:
 
 import os
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
 import structlog
@@ -23,11 +23,8 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openhitl.delivery.models import Delivery, OutboxMessage
-from openhitl.kit.routing import PathTemplate, most_specific, path_templates
 from openhitl.kit.state import AppState
 from openhitl.requests.models import PRIORITY_RANK, Request
 
@@ -143,28 +140,7 @@ async def render(state: AppState) -> bytes:
     return generate_latest(PROCESS_METRICS) + generate_latest(scrape)
 
 
-class HttpMetricsMiddleware:
-    """Counts every answer by route template (never the raw path: ids would explode the label set)."""
-
-    def __init__(self, app: ASGIApp, routes: Callable[[], Sequence[BaseRoute]]) -> None:
-        self.app = app
-        self.routes = routes
-        self.templates: list[PathTemplate] | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self.templates is None:
-            self.templates = path_templates(self.routes())
-        template = most_specific(self.templates, scope["path"])
-        route = template.path if template is not None else "unmatched"
-
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status = str(message["status"])
-                HTTP_RESPONSES.labels(PROCESS, route, scope["method"], status).inc()
-                log.debug("http.response", method=scope["method"], route=route, status=status)
-            await send(message)
-
-        await self.app(scope, receive, counting_send)
+def count_response(route: str, method: str, status: int) -> None:
+    """Counts an HTTP answer by route template (never the raw path: ids would explode the label set)."""
+    HTTP_RESPONSES.labels(PROCESS, route, method, str(status)).inc()
+    log.debug("http.response", method=method, route=route, status=str(status))

@@ -6,17 +6,23 @@ never skips an event that committed late.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.kit.db import Database
+from openhitl.kit.prepared import Statements, driver
 from openhitl.realtime.models import Event
 
 PENDING = "openhitl.pending_events"
 WRITTEN = "openhitl.written_events"
 HINTS = "openhitl.hints"
+EVENT_COLUMNS = ("type", "loop_id", "request_id", "actor_id", "data", "created_at")
+_INSERT_EVENT = Statements(
+    lambda: insert(cast(Table, Event.__table__)).returning(Event.__table__.c.id),
+    keys=EVENT_COLUMNS,
+)
 
 
 def hints(session: AsyncSession) -> dict[str, Any]:
@@ -64,15 +70,16 @@ def install(db: Database) -> None:
         pending = session.info.pop(PENDING, None)
         if pending:
             await db.serialize_commits(session)
-            ids = await session.scalars(
-                insert(Event).returning(Event.id, sort_by_parameter_order=True), pending
-            )
-            written = sorted(
-                ({"id": id, **event} for id, event in zip(ids, pending, strict=True)), key=lambda e: e["id"]
-            )
+            connection = await driver(session)
+            written = []
+            for event in pending:  # one at a time, so ids follow the order the events were recorded in
+                row = await connection.fetchone(_INSERT_EVENT, event)
+                assert row is not None
+                written.append({"id": row[0], **event})
             session.info.setdefault(WRITTEN, []).extend(written)
             hint = hints(session)
             hint["events"] = True
             hint["last_event_id"] = written[-1]["id"]
 
     db.before_commit.append(write_events)
+    db.job_buffers.append(PENDING)

@@ -4,11 +4,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from openhitl.accounts.models import User
+from openhitl.delivery.models import PushSubscription, WebhookEndpoint
+from openhitl.kit.prepared import Statements, driver
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
 from openhitl.realtime.models import Event
 from openhitl.requests.models import Feedback, IdempotencyKey, Request
@@ -115,32 +117,70 @@ async def feedback_for(session: AsyncSession, request_id: str) -> list[Feedback]
     return list((await session.execute(statement)).scalars())
 
 
-_Counted = aliased(Membership)
-# Built once: the loop, the caller's active membership, and how many active members hear of a new request.
-_LOOP_FOR_CREATE = (
-    select(
-        Loop,
-        Membership,
-        select(func.count())
-        .where(_Counted.loop_id == Loop.id, _Counted.status == "active")
+def _create_access() -> Select[Any]:
+    counted = aliased(Membership)
+    listening = (
+        select(counted.user_id)
+        .join(User, User.id == counted.user_id)
+        .where(counted.loop_id == Loop.id, counted.status == "active", User.status == "active")
         .correlate(Loop)
-        .scalar_subquery(),
     )
-    .join(Membership, Membership.loop_id == Loop.id)
-    .where(
-        Loop.id == bindparam("loop_id"),
-        Membership.user_id == bindparam("user_id"),
-        Membership.status == "active",
+    return (
+        select(
+            Membership.role,
+            Loop.settings,
+            select(func.count())
+            .select_from(counted)
+            .where(counted.loop_id == Loop.id, counted.status == "active")
+            .correlate(Loop)
+            .scalar_subquery(),
+            exists()
+            .where(
+                WebhookEndpoint.is_active.is_(True),
+                or_(
+                    WebhookEndpoint.user_id == bindparam("user_id"),
+                    WebhookEndpoint.user_id == Loop.creator_id,
+                ),
+            )
+            .correlate(Loop),
+            exists()
+            .where(PushSubscription.user_id.in_(listening.where(counted.notify_push.is_(True))))
+            .correlate(Loop),
+            exists(listening.where(counted.notify_email == "on")).correlate(Loop),
+        )
+        .join(Membership, Membership.loop_id == Loop.id)
+        .where(
+            Loop.id == bindparam("loop_id"),
+            Membership.user_id == bindparam("user_id"),
+            Membership.status == "active",
+        )
     )
-)
 
 
-async def loop_for_create(
-    session: AsyncSession, *, loop_id: str, user_id: str
-) -> tuple[Loop, Membership, int] | None:
-    """The loop as the caller sees it, with its active member count, in one statement."""
-    found = (await session.execute(_LOOP_FOR_CREATE, {"loop_id": loop_id, "user_id": user_id})).one_or_none()
-    return (found[0], found[1], int(found[2])) if found else None
+# Built once per dialect and run on the driver: creating a request reads nothing else before it writes.
+_CREATE_ACCESS = Statements(_create_access)
+
+
+@dataclass(frozen=True)
+class CreateAccess:
+    """What creating a request in a loop needs to know, read in one statement."""
+
+    role: str
+    settings: dict[str, Any]
+    members: int  # active members: who hears of the new request
+    has_endpoints: bool  # an enabled webhook endpoint of the caller or of the loop's creator
+    has_push: bool  # a push subscription of an active member (and account) who keeps push on
+    has_email: bool  # an active member (and account) who takes emails
+
+
+async def create_access(session: AsyncSession, *, loop_id: str, user_id: str) -> CreateAccess | None:
+    """The caller's active membership of the loop, and whom a new request there could reach."""
+    connection = await driver(session)
+    found = await connection.fetchone(_CREATE_ACCESS, {"loop_id": loop_id, "user_id": user_id})
+    if found is None:
+        return None
+    role, settings, members, endpoints, push, email = found
+    return CreateAccess(role, settings or {}, int(members), bool(endpoints), bool(push), bool(email))
 
 
 async def get_idempotency_key(session: AsyncSession, *, user_id: str, key: str) -> IdempotencyKey | None:

@@ -1,5 +1,6 @@
 """HTTP routes for requests (HITL.sh §3.3): create, list, get, update, cancel, feedback."""
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query
@@ -76,7 +77,6 @@ async def create_request(
     loop_id: LoopId,
     body: RequestCreate,
     principal: RequestsWrite,
-    session: WriteSession,
     state: State,
     idempotency_key: Annotated[
         str | None,
@@ -84,8 +84,8 @@ async def create_request(
     ] = None,
 ) -> Envelope[RequestCreated]:
     """Send a request to a loop's reviewers."""
-    created = await service.create(
-        session,
+    job = partial(
+        service.create,
         loop_id=loop_id,
         body=body,
         user_id=principal.user_id,
@@ -94,6 +94,8 @@ async def create_request(
         settings=state.settings,
         now=state.clock.now(),
     )
+    # Creates arriving together commit together (kit/batch.py); the answer waits for that commit.
+    created = await state.db.group_commit.run(job)
     envelope = ok(presenter.created(created.request), "Request created and broadcasted successfully")
     if created.replayed:
         return JSONResponse(  # type: ignore[return-value]

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.config import Settings
 from openhitl.delivery import fanout
+from openhitl.delivery.request_emails import wants_email
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
-from openhitl.loops import service as loops_service
+from openhitl.kit.prepared import Statements, driver, savepoint
 from openhitl.loops.models import MANAGER_ROLES, Loop
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle, repository
@@ -29,8 +30,36 @@ from openhitl.requests.response_types import (
 )
 from openhitl.requests.schemas import RequestCreate, RequestUpdate
 
-# A Core statement run with a parameter dict: its cache key is computed once, not per request.
-_INSERT_REQUEST = insert(cast(Table, Request.__table__))
+REQUEST_COLUMNS = (
+    "id",
+    "loop_id",
+    "creator_id",
+    "api_key_id",
+    "processing_type",
+    "content_type",
+    "priority",
+    "priority_rank",
+    "title",
+    "request_text",
+    "image_url",
+    "context",
+    "platform",
+    "platform_version",
+    "response_type",
+    "response_config",
+    "default_response",
+    "timeout_seconds",
+    "timeout_at",
+    "callback_url",
+    "tags",
+    "status",
+    "broadcast_count",
+    "notifications_sent",
+    "version",
+    "created_at",
+    "updated_at",
+)
+_INSERT_REQUEST = Statements(lambda: insert(cast(Table, Request.__table__)), keys=REQUEST_COLUMNS)
 FEEDBACK_SCORES = ("rating", "accuracy", "timeliness", "helpfulness")
 FEEDBACK_CATEGORIES = ("positive", "constructive", "issue")
 # Fields a PATCH may change; the rest of a request is fixed once created.
@@ -127,18 +156,16 @@ def _body_digest(loop_id: str, body: RequestCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def _may_create(session: AsyncSession, *, loop_id: str, user_id: str) -> int:
-    """Refuses a caller who may not create requests in the loop; returns its active member count."""
-    found = await repository.loop_for_create(session, loop_id=loop_id, user_id=user_id)
-    if found is None:
+def _check_may_create(access: repository.CreateAccess | None) -> repository.CreateAccess:
+    """Refuses a caller who may not create requests in the loop."""
+    if access is None:
         raise NotFound("Loop not found")
-    access, members = loops_service.LoopAccess(found[0], found[1]), found[2]
-    if access.is_creator:
-        return members
-    if access.role == "admin" and loops_service.loop_setting(access.loop, "admins_can_create_requests", True):
-        return members
-    if loops_service.loop_setting(access.loop, "members_can_create_requests"):
-        return members
+    if access.role == "creator":
+        return access
+    if access.role == "admin" and access.settings.get("admins_can_create_requests", True):
+        return access
+    if access.settings.get("members_can_create_requests"):
+        return access
     raise Forbidden("Only loop creators and admins can create requests")
 
 
@@ -167,7 +194,7 @@ async def create(
     settings: Settings,
     now: datetime,
 ) -> Created:
-    members = await _may_create(session, loop_id=loop_id, user_id=user_id)
+    access = _check_may_create(await repository.create_access(session, loop_id=loop_id, user_id=user_id))
     digest = _body_digest(loop_id, body) if idempotency_key else ""
     if idempotency_key:
         existing = await repository.get_idempotency_key(session, user_id=user_id, key=idempotency_key)
@@ -199,7 +226,7 @@ async def create(
         "callback_url": body.callback_url,
         "tags": body.tags,
         "status": "pending",
-        "broadcast_count": members,
+        "broadcast_count": access.members,
         "notifications_sent": 0,
         "version": 1,
         "created_at": now,
@@ -210,7 +237,7 @@ async def create(
     else:
         try:
             # A savepoint, so that losing an Idempotency-Key race leaves the unit of work usable.
-            async with session.begin_nested():
+            async with savepoint(session):
                 request = await _insert_request(session, row)
                 await session.execute(
                     insert(IdempotencyKey).values(
@@ -236,13 +263,26 @@ async def create(
         actor_id=user_id,
         data={"priority": body.priority, "processing_type": body.processing_type},
     )
-    await fanout.request_event(session, event="request.created", request=request, actor_id=user_id, now=now)
+    if _reaches_anyone(access, request):  # most creates queue no webhook, push or email: no lookups then
+        await fanout.request_event(
+            session, event="request.created", request=request, actor_id=user_id, now=now
+        )
     return Created(request, replayed=False)
+
+
+def _reaches_anyone(access: repository.CreateAccess, request: Request) -> bool:
+    """Whether a new request may cause a webhook, push or email (delivery/fanout.py decides which)."""
+    if access.has_endpoints:
+        return True
+    if access.has_push and request.processing_type == "time-sensitive":
+        return True
+    return access.has_email and wants_email(request)
 
 
 async def _insert_request(session: AsyncSession, row: dict[str, Any]) -> Request:
     """Inserts the row and answers with it as it stands: nothing in the database adds to a new request."""
-    await session.execute(_INSERT_REQUEST, row)
+    connection = await driver(session)
+    await connection.execute(_INSERT_REQUEST, row)
     return Request(**row)
 
 

@@ -1,0 +1,120 @@
+"""Group commit: small units of work that arrive together share one transaction, each in a savepoint.
+
+Creating a request runs a few statements of some tens of microseconds; opening a session, checking out the
+connection, BEGIN and COMMIT cost several times that, and on SQLite every unit of work queues for the one
+writer anyway. `GroupCommit.run(job)` queues the job; a drainer takes everything queued, opens one unit of
+work (`Database.write`), runs each job in its own savepoint, and commits once. Each caller gets its
+answer only after that commit, so a 2xx still means the write is durable; a job that fails gets its own
+error at once and leaves nothing behind (its savepoint is rolled back, and what it added to the lists in
+`session.info` named by `Database.job_buffers`, such as the events buffered for the log, is dropped), and
+the others go on. If the commit itself fails, every job of the batch gets that error.
+
+Jobs get the batch's session: they may use the ORM, and they must flush what they add (the drainer
+flushes after each job, inside its savepoint, so nothing of one job is left pending for another's
+failure to discard). The after-commit hooks see the whole batch at once (its events in commit order).
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from openhitl.kit import prepared
+
+if TYPE_CHECKING:
+    from openhitl.kit.db import Database
+
+T = TypeVar("T")
+Job = Callable[[AsyncSession], Awaitable[Any]]
+log = structlog.get_logger("openhitl.db")
+MAX_BATCH = 64
+
+
+class GroupCommit:
+    def __init__(self, db: "Database", *, drainers: int, max_batch: int = MAX_BATCH) -> None:
+        self.db = db
+        self.drainers = drainers
+        self.max_batch = max_batch
+        self._queue: list[tuple[Job, asyncio.Future[Any]]] = []
+        self._draining = 0  # counted by the drainers themselves: a finished one is gone at once
+        self._drainers: set[asyncio.Task[None]] = set()
+        self.batches = 0  # how many transactions ran, for tests and metrics
+        self.jobs = 0
+
+    async def run(self, job: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Runs `job` in the next batch; returns its result once the batch has committed."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((job, done))
+        if self._draining < self.drainers:
+            self._draining += 1
+            drainer = asyncio.create_task(self._drain(), name="openhitl-group-commit")
+            self._drainers.add(drainer)
+            drainer.add_done_callback(self._drainers.discard)
+        return await done
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                await self._commit(batch)
+        finally:
+            self._draining -= 1
+
+    async def _commit(self, batch: list[tuple[Job, asyncio.Future[Any]]]) -> None:
+        succeeded: list[tuple[asyncio.Future[Any], Any]] = []
+        try:
+            async with self.db.write() as session:
+                connection = await prepared.driver(session)
+                for number, (job, done) in enumerate(batch):
+                    if done.cancelled():
+                        continue
+                    result = await self._run_one(session, connection, job, done, number)
+                    if result is not _FAILED:
+                        succeeded.append((done, result))
+        except BaseException as exc:
+            for done, _ in succeeded:
+                if not done.done():
+                    done.set_exception(exc)
+            for _, done in batch:  # the batch failed before its jobs ran (no connection, say)
+                if not done.done():
+                    done.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            self.batches += 1
+            self.jobs += len(batch)
+        for done, result in succeeded:
+            if not done.done():
+                done.set_result(result)
+
+    async def _run_one(
+        self,
+        session: AsyncSession,
+        connection: prepared.Driver,
+        job: Job,
+        done: asyncio.Future[Any],
+        number: int,
+    ) -> Any:
+        name = f"job_{number}"
+        buffered = {key: len(session.info.get(key, ())) for key in self.db.job_buffers}
+        await connection.savepoint(name)
+        try:
+            result = await job(session)
+            if session.new or session.dirty or session.deleted:
+                await session.flush()
+        except Exception as exc:
+            await connection.rollback_to(name)
+            for key, length in buffered.items():
+                del session.info.get(key, [])[length:]
+            # What the ORM holds may be from the rolled-back savepoint; the other jobs flushed theirs.
+            session.expunge_all()
+            done.set_exception(exc)
+            return _FAILED
+        await connection.release(name)
+        return result
+
+
+_FAILED = object()

@@ -1,0 +1,156 @@
+"""Statements compiled once per dialect and run straight on the unit of work's driver connection.
+
+Running a statement through SQLAlchemy costs ~200 µs of CPU (cache key, execution context, result
+metadata), far more than SQLite or PostgreSQL take to run it. The hottest statements (creating a request,
+writing the event log) are built as Core statements as usual, compiled once per dialect, and handed to
+the driver with their SQL text, parameter order and the columns' own type processors, so values are
+stored exactly as SQLAlchemy would store them and read back as it would read them. They run on the
+session's connection, inside its transaction: what they write commits or rolls back with the rest of the
+unit of work, and the ORM statements of the same unit of work see it.
+"""
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from openhitl.kit import sqlite_inline
+
+Processor = Callable[[Any], Any] | None
+DRIVER = "openhitl.driver"
+
+
+class Prepared:
+    """One statement, compiled for one dialect; `parameters` in the order the SQL takes them."""
+
+    def __init__(
+        self, statement: ClauseElement, dialect: Dialect, *, keys: Sequence[str] | None = None
+    ) -> None:
+        compiled = cast(
+            SQLCompiler,
+            statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None),
+        )
+        self.sql = compiled.string
+        names = compiled.positiontup or []
+        if keys is not None and not set(names) <= set(keys):  # a column default would need its own value
+            raise ValueError(
+                f"parameters {sorted(set(names) - set(keys))} are not among the statement's keys"
+            )
+        binds: list[tuple[str | None, Processor, Any]] = []
+        for name in names:
+            bind = compiled.binds[name]
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if bind.required:
+                binds.append((name, process, None))
+            else:  # a value written into the statement (a literal status, say): converted once, here
+                value = bind.effective_value
+                binds.append((None, None, value if process is None else process(value)))
+        self.binds: tuple[tuple[str | None, Processor, Any], ...] = tuple(binds)
+        columns = getattr(statement, "exported_columns", ())
+        self.results: tuple[Processor, ...] = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        )
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        return [
+            constant if name is None else values[name] if process is None else process(values[name])
+            for name, process, constant in self.binds
+        ]
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(raw, self.results, strict=True)
+        )
+
+
+class Statements:
+    """A statement prepared lazily for each dialect it meets."""
+
+    def __init__(self, build: Callable[[], ClauseElement], *, keys: Sequence[str] | None = None) -> None:
+        self._build = build
+        self._keys = keys
+        self._by_dialect: dict[str, Prepared] = {}
+
+    def get(self, dialect: Dialect) -> Prepared:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = self._by_dialect[dialect.name] = Prepared(self._build(), dialect, keys=self._keys)
+        return found
+
+
+class Driver:
+    """The unit of work's own driver connection: sqlite3 (on the event loop's thread) or asyncpg."""
+
+    def __init__(self, dialect: Dialect, connection: Any) -> None:
+        self.dialect = dialect
+        self._connection = connection
+        self._sqlite = isinstance(connection, sqlite_inline.InlineConnection)
+        if not self._sqlite and dialect.name == "sqlite":
+            raise TypeError("prepared statements on SQLite need the writer's or the lookups' connection")
+
+    async def fetchone(self, statements: Statements, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        prepared = statements.get(self.dialect)
+        arguments = prepared.arguments(values)
+        if self._sqlite:
+            found = await self._connection.fetchone(prepared.sql, arguments)
+        else:
+            found = await self._connection.fetchrow(prepared.sql, *arguments)
+        return None if found is None else prepared.row(found)
+
+    async def savepoint(self, name: str) -> None:
+        await self._plain(f"SAVEPOINT {name}")
+
+    async def rollback_to(self, name: str) -> None:
+        await self._plain(f"ROLLBACK TO SAVEPOINT {name}")
+
+    async def release(self, name: str) -> None:
+        await self._plain(f"RELEASE SAVEPOINT {name}")
+
+    async def _plain(self, sql: str) -> None:
+        if self._sqlite:
+            await self._connection.execute_now(sql, ())
+        else:
+            await self._connection.execute(sql)
+
+    async def execute(self, statements: Statements, values: Mapping[str, Any]) -> None:
+        prepared = statements.get(self.dialect)
+        arguments = prepared.arguments(values)
+        if self._sqlite:
+            await self._connection.execute_now(prepared.sql, arguments)
+        else:
+            await self._connection.execute(prepared.sql, *arguments)
+
+
+async def driver(session: AsyncSession) -> Driver:
+    """The driver connection under this session's unit of work, its transaction begun."""
+    found: Driver | None = session.info.get(DRIVER)
+    if found is None:
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        if connection.dialect.name == "postgresql":
+            await _begin_asyncpg(raw.dbapi_connection)
+        found = session.info[DRIVER] = Driver(connection.dialect, raw.driver_connection)
+    return found
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """`session.begin_nested()` for blocks that run driver statements: the ORM sends SAVEPOINT with its
+    next statement of its own, so the block would begin after the driver's first statement otherwise."""
+    async with session.begin_nested():
+        await session.connection()
+        yield
+
+
+async def _begin_asyncpg(adapter: Any) -> None:
+    """SQLAlchemy's asyncpg adapter sends BEGIN with its own first statement; statements sent straight to
+    asyncpg before that would run outside the transaction, so begin it now (sqlalchemy is pinned: these
+    names are checked by tests/integration/test_prepared.py)."""
+    async with adapter._execute_mutex:
+        if adapter._transaction is None:
+            await adapter._start_transaction()
