@@ -43,6 +43,11 @@ def first_problem(value: Any) -> str | None:
 
     Walked with a stack of its own, not by recursion: a deeply nested body must get a 400, not a crash.
     """
+    kind = type(value)
+    if kind is str:  # most fields: one search, no stack
+        return _problem_in_text(value)
+    if value is None or kind is int or kind is bool:
+        return None
     pending = [(value, 0)]
     while pending:
         item, depth = pending.pop()
@@ -51,10 +56,16 @@ def first_problem(value: Any) -> str | None:
             if depth >= MAX_JSON_DEPTH:
                 return f"must not nest objects and arrays more than {MAX_JSON_DEPTH} levels deep"
             pending.extend((child, depth + 1) for child in children)
-        elif isinstance(item, str) and _UNSTORABLE.search(item):
-            return "must not contain NUL (\\u0000) characters or unpaired surrogates (\\ud800-\\udfff)"
+        elif isinstance(item, str) and (problem := _problem_in_text(item)) is not None:
+            return problem
         elif isinstance(item, float) and not math.isfinite(item):
             return "must not contain NaN, Infinity or numbers too large for a double (like 1e400)"
+    return None
+
+
+def _problem_in_text(text: str) -> str | None:
+    if _UNSTORABLE.search(text):
+        return "must not contain NUL (\\u0000) characters or unpaired surrogates (\\ud800-\\udfff)"
     return None
 
 

@@ -12,10 +12,12 @@ Two kinds of numbers, chosen by who can count them right:
   labelled with `process` (host:pid), so replicas add up and a restart shows as a counter reset.
 """
 
+import logging
 import os
 import socket
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -140,7 +142,17 @@ async def render(state: AppState) -> bytes:
     return generate_latest(PROCESS_METRICS) + generate_latest(scrape)
 
 
+_counters: dict[tuple[str, str, int], Any] = {}
+_debug = logging.getLogger("openhitl.http")
+
+
 def count_response(route: str, method: str, status: int) -> None:
     """Counts an HTTP answer by route template (never the raw path: ids would explode the label set)."""
-    HTTP_RESPONSES.labels(PROCESS, route, method, str(status)).inc()
-    log.debug("http.response", method=method, route=route, status=str(status))
+    counter = _counters.get((route, method, status))
+    if counter is None:  # one labelled child per route, method and status, looked up once
+        counter = _counters[(route, method, status)] = HTTP_RESPONSES.labels(
+            PROCESS, route, method, str(status)
+        )
+    counter.inc()
+    if _debug.isEnabledFor(logging.DEBUG):
+        log.debug("http.response", method=method, route=route, status=str(status))
