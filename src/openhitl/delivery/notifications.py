@@ -60,7 +60,7 @@ async def notify_reviewers_of_new_request(session: AsyncSession, *, request: Req
             now=now,
             counts_for_request=request.id,
         )
-    if wants_email(request):
+    if wants_email(priority=request.priority, processing_type=request.processing_type):
         for user_id in await repository.email_recipient_ids(session, loop_id=request.loop_id):
             await enqueue_request_email(session, user_id=user_id, request_id=request.id, now=now)
 

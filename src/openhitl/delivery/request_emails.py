@@ -28,8 +28,9 @@ FOOTER = (
 )
 
 
-def wants_email(request: Request) -> bool:
-    return request.priority == "critical" or request.processing_type == "deferred"
+def wants_email(*, priority: str, processing_type: str) -> bool:
+    """Emails go out for critical requests and deferred ones (which push nobody at once)."""
+    return priority == "critical" or processing_type == "deferred"
 
 
 async def enqueue_request_email(

@@ -1,5 +1,8 @@
 """Building request answers from rows: the one place the wire shape of a request is assembled."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
@@ -108,17 +111,19 @@ async def detail(session: AsyncSession, request: Request, *, loop_name: str) -> 
     )
 
 
-def created(request: Request) -> RequestCreated:
+def created(values: Mapping[str, Any]) -> RequestCreated:
+    """The answer to a create, from the request's column values (a new request is answered from the values
+    it was inserted with, without an ORM object)."""
     return RequestCreated(
-        request_id=request.id,
-        id=request.id,
-        status=request.status,
-        processing_type=request.processing_type,
-        type=request.content_type,
-        priority=request.priority,
-        timeout_at=request.timeout_at,
-        broadcasted_to=request.broadcast_count,
-        notifications_sent=request.notifications_sent,
-        polling_url=POLLING_PATH.format(id=request.id),
-        created_at=request.created_at,
+        request_id=values["id"],
+        id=values["id"],
+        status=values["status"],
+        processing_type=values["processing_type"],
+        type=values["content_type"],
+        priority=values["priority"],
+        timeout_at=values["timeout_at"],
+        broadcasted_to=values["broadcast_count"],
+        notifications_sent=values["notifications_sent"],
+        polling_url=POLLING_PATH.format(id=values["id"]),
+        created_at=values["created_at"],
     )

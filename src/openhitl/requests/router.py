@@ -96,7 +96,7 @@ async def create_request(
     )
     # Creates arriving together commit together (kit/batch.py); the answer waits for that commit.
     created = await state.db.group_commit.run(job)
-    envelope = ok(presenter.created(created.request), "Request created and broadcasted successfully")
+    envelope = ok(presenter.created(created.values), "Request created and broadcasted successfully")
     if created.replayed:
         return JSONResponse(  # type: ignore[return-value]
             envelope.model_dump(mode="json"), status_code=201, headers={"Idempotent-Replayed": "true"}

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -84,7 +85,7 @@ UPDATABLE = (
 
 @dataclass(frozen=True)
 class Created:
-    request: Request
+    values: Mapping[str, Any]  # the request's columns (see presenter.created)
     replayed: bool
 
 
@@ -180,7 +181,8 @@ async def _replay(session: AsyncSession, key: IdempotencyKey, digest: str) -> Cr
         raise Conflict(
             "Idempotency-Key belongs to a request that no longer exists", "Send a new Idempotency-Key"
         )
-    return Created(found[0], replayed=True)
+    request = found[0]
+    return Created({column: getattr(request, column) for column in REQUEST_COLUMNS}, replayed=True)
 
 
 async def create(
@@ -233,12 +235,12 @@ async def create(
         "updated_at": now,
     }
     if not idempotency_key:
-        request = await _insert_request(session, row)
+        await _insert_request(session, row)
     else:
         try:
             # A savepoint, so that losing an Idempotency-Key race leaves the unit of work usable.
             async with savepoint(session):
-                request = await _insert_request(session, row)
+                await _insert_request(session, row)
                 await session.execute(
                     insert(IdempotencyKey).values(
                         id=new_id(),
@@ -263,27 +265,27 @@ async def create(
         actor_id=user_id,
         data={"priority": body.priority, "processing_type": body.processing_type},
     )
-    if _reaches_anyone(access, request):  # most creates queue no webhook, push or email: no lookups then
+    if _reaches_anyone(access, row):  # most creates queue no webhook, push or email: no lookups then
+        # Nothing in the database adds to a new request: the object is the row as inserted.
+        request = Request(**row)
         await fanout.request_event(
             session, event="request.created", request=request, actor_id=user_id, now=now
         )
-    return Created(request, replayed=False)
+    return Created(row, replayed=False)
 
 
-def _reaches_anyone(access: repository.CreateAccess, request: Request) -> bool:
+def _reaches_anyone(access: repository.CreateAccess, row: Mapping[str, Any]) -> bool:
     """Whether a new request may cause a webhook, push or email (delivery/fanout.py decides which)."""
     if access.has_endpoints:
         return True
-    if access.has_push and request.processing_type == "time-sensitive":
+    if access.has_push and row["processing_type"] == "time-sensitive":
         return True
-    return access.has_email and wants_email(request)
+    return access.has_email and wants_email(priority=row["priority"], processing_type=row["processing_type"])
 
 
-async def _insert_request(session: AsyncSession, row: dict[str, Any]) -> Request:
-    """Inserts the row and answers with it as it stands: nothing in the database adds to a new request."""
+async def _insert_request(session: AsyncSession, row: dict[str, Any]) -> None:
     connection = await driver(session)
     await connection.execute(_INSERT_REQUEST, row)
-    return Request(**row)
 
 
 async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:
