@@ -176,8 +176,14 @@ async def claim_due(
     return claimed
 
 
-async def _fenced_update(session: AsyncSession, message: ClaimedMessage, **values: Any) -> bool:
-    """Applies `values` only while `message`'s claim is still the current one."""
+async def _fenced_update(
+    session: AsyncSession, message: ClaimedMessage, *, wake: bool, **values: Any
+) -> bool:
+    """Applies `values` only while `message`'s claim is still the current one.
+
+    `wake`: the message will be due again (a retry, a release), so the workers should look at their
+    next due time; a message done or failed for good wakes nobody.
+    """
     statement = (
         update(OutboxMessage)
         .where(OutboxMessage.id == message.id, OutboxMessage.claim_token == message.claim_token)
@@ -185,29 +191,34 @@ async def _fenced_update(session: AsyncSession, message: ClaimedMessage, **value
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
-    hints(session)["outbox"] = True
+    if wake:
+        hints(session)["outbox"] = True
     return (await session.execute(statement)).first() is not None
 
 
 async def mark_done(session: AsyncSession, *, message: ClaimedMessage, now: datetime) -> bool:
     """Each outcome is fenced by the claim token: False means another worker owns the message now."""
-    return await _fenced_update(session, message, done_at=now)
+    return await _fenced_update(session, message, wake=False, done_at=now)
 
 
 async def schedule_retry(
     session: AsyncSession, *, message: ClaimedMessage, error: str, run_at: datetime
 ) -> bool:
-    return await _fenced_update(session, message, run_at=run_at, last_error=error[:ERROR_MAX_LENGTH])
+    return await _fenced_update(
+        session, message, wake=True, run_at=run_at, last_error=error[:ERROR_MAX_LENGTH]
+    )
 
 
 async def mark_failed(session: AsyncSession, *, message: ClaimedMessage, error: str, now: datetime) -> bool:
     """No attempt left, or not worth one: the message stays failed until someone redelivers it."""
-    return await _fenced_update(session, message, failed_at=now, last_error=error[:ERROR_MAX_LENGTH])
+    return await _fenced_update(
+        session, message, wake=False, failed_at=now, last_error=error[:ERROR_MAX_LENGTH]
+    )
 
 
 async def release(session: AsyncSession, *, message: ClaimedMessage) -> bool:
     """Gives a claimed message back unattempted, so the next claim takes it at once."""
-    return await _fenced_update(session, message, attempts=OutboxMessage.attempts - 1)
+    return await _fenced_update(session, message, wake=True, attempts=OutboxMessage.attempts - 1)
 
 
 async def next_due_at(session: AsyncSession, *, kinds: Sequence[str]) -> datetime | None:
