@@ -71,13 +71,14 @@ async def enqueue(
     now: datetime,
     dedupe_key: str | None = None,
     run_at: datetime | None = None,
+    message_id: str | None = None,
 ) -> str | None:
     """Adds a message to the caller's unit of work. None when a message with this dedupe_key already exists."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(OutboxMessage)
         .values(
-            id=new_id(),
+            id=message_id or new_id(),
             kind=kind,
             payload=payload,
             dedupe_key=dedupe_key,
@@ -90,6 +91,28 @@ async def enqueue(
     )
     hints(session)["outbox"] = True  # wakes the workers once the message is committed
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def payloads_for_update(
+    session: AsyncSession, *, message_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The payloads of these messages, locked until the caller's unit of work ends (SQLite: its one writer)."""
+    statement = (
+        select(OutboxMessage.id, OutboxMessage.payload)
+        .where(OutboxMessage.id.in_(message_ids))
+        .with_for_update()
+    )
+    return {row.id: row.payload for row in await session.execute(statement)}
+
+
+async def replace_payload(session: AsyncSession, *, message_id: str, payload: dict[str, Any]) -> None:
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(statement)
 
 
 async def redeliver(session: AsyncSession, *, message_id: str, now: datetime) -> bool:

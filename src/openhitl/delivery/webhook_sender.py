@@ -21,7 +21,7 @@ import openhitl
 from openhitl.config import Settings
 from openhitl.delivery.models import Delivery
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure
-from openhitl.delivery.webhooks import ensure_account_secret, signature_headers
+from openhitl.delivery.webhooks import PENDING_BODY, ensure_account_secret, render_body, signature_headers
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.kit.ids import new_id
@@ -175,7 +175,12 @@ class WebhookSender:
             self._client = None
 
     async def __call__(self, message: ClaimedMessage) -> None:
-        queued = Queued.parse(message.payload)
+        payload = message.payload
+        if payload.get("body") is None and PENDING_BODY in payload:
+            # Stored (committed) before the first attempt: every attempt sends these bytes.
+            async with self.db.write() as session:
+                payload = {**payload, "body": await render_body(session, payload=payload)}
+        queued = Queued.parse(payload)
         target = await self._target(queued)
         if target is None:
             url, attempt = queued.url, Attempt(error="the webhook endpoint is disabled", refused=True)
