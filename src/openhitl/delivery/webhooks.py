@@ -3,7 +3,7 @@
 Each event gets one id and one body; every target gets its own outbox message. A request event's body is
 not built in the transaction that causes it (a respond or a sweep would read the loop, the people and the
 feedback while it holds its locks): its messages carry the request as it was at the event, and the first
-of them to go out renders the body from that and stores it in all of them, before anything is sent. So
+of them to go out renders the body from that and stores it in all of them before anything is sent. So
 every target, retry and redelivery sends identical bytes, and a crash after the commit loses nothing.
 Secrets stay out of the outbox: the sender looks them up at each attempt, so a rotation also covers the
 retries still to come.
@@ -233,28 +233,30 @@ async def enqueue_request_event(
         await outbox.enqueue(session, kind=WEBHOOK_KIND, payload=payload, now=now, message_id=message_id)
 
 
-async def render_body(session: AsyncSession, *, payload: dict[str, Any]) -> str:
-    """The body of a queued request event: rendered once, by the first of its messages to go out, and
-    stored in all of them in the caller's unit of work (which must commit before anything is sent)."""
-    if payload.get("body") is not None:
-        return str(payload["body"])
+async def render_pending_body(session: AsyncSession, *, payload: dict[str, Any]) -> str:
+    """The body of a queued request event, from the request as it was at the event (reads only)."""
     pending = payload[PENDING_BODY]
-    siblings = await outbox.payloads_for_update(session, message_ids=pending["messages"])
-    rendered = next((p["body"] for p in siblings.values() if p.get("body") is not None), None)
-    if rendered is None:
-        rendered = await request_event_body(
-            session,
-            event_id=payload["event_id"],
-            event=payload["event"],
-            request=request_from_snapshot(pending["request"]),
-            now=datetime.fromisoformat(pending["at"]),
-            loop_name=pending.get("loop_name"),
-        )
+    return await request_event_body(
+        session,
+        event_id=payload["event_id"],
+        event=payload["event"],
+        request=request_from_snapshot(pending["request"]),
+        now=datetime.fromisoformat(pending["at"]),
+        loop_name=pending.get("loop_name"),
+    )
+
+
+async def store_body(session: AsyncSession, *, payload: dict[str, Any], rendered: str) -> str:
+    """Stores `rendered` in every message of the event that has no body yet, and returns the body in force:
+    one a sibling stored first wins, so all targets send the same bytes. The caller's unit of work must
+    commit before anything is sent."""
+    siblings = await outbox.payloads_for_update(session, message_ids=payload[PENDING_BODY]["messages"])
+    body = next((p["body"] for p in siblings.values() if p.get("body") is not None), rendered)
     for message_id, sibling in siblings.items():
         if sibling.get("body") is None:
             stored = {k: v for k, v in sibling.items() if k != PENDING_BODY}
-            await outbox.replace_payload(session, message_id=message_id, payload={**stored, "body": rendered})
-    return str(rendered)
+            await outbox.replace_payload(session, message_id=message_id, payload={**stored, "body": body})
+    return str(body)
 
 
 async def enqueue_test_event(session: AsyncSession, *, endpoint: WebhookEndpoint, now: datetime) -> str:
