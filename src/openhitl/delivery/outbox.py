@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, type_coerce, update
+from sqlalchemy import bindparam, case, func, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -244,16 +244,19 @@ async def release(session: AsyncSession, *, message: ClaimedMessage) -> bool:
     return await _fenced_update(session, message, wake=True, attempts=OutboxMessage.attempts - 1)
 
 
+_CLAIMABLE_AT = case(
+    (OutboxMessage.locked_until > OutboxMessage.run_at, OutboxMessage.locked_until),
+    else_=OutboxMessage.run_at,
+)
+# Built once: idle workers ask this every poll.
+_NEXT_DUE = select(type_coerce(func.min(_CLAIMABLE_AT), UTCDateTime())).where(
+    OutboxMessage.done_at.is_(None),
+    OutboxMessage.failed_at.is_(None),
+    OutboxMessage.kind.in_(bindparam("kinds", expanding=True)),
+)
+
+
 async def next_due_at(session: AsyncSession, *, kinds: Sequence[str]) -> datetime | None:
     """When the earliest pending message becomes claimable: its run_at, or its lease's end if later."""
-    claimable_at = case(
-        (OutboxMessage.locked_until > OutboxMessage.run_at, OutboxMessage.locked_until),
-        else_=OutboxMessage.run_at,
-    )
-    statement = select(type_coerce(func.min(claimable_at), UTCDateTime())).where(
-        OutboxMessage.done_at.is_(None),
-        OutboxMessage.failed_at.is_(None),
-        OutboxMessage.kind.in_(kinds),
-    )
-    result: datetime | None = (await session.execute(statement)).scalar_one_or_none()
+    result: datetime | None = (await session.execute(_NEXT_DUE, {"kinds": list(kinds)})).scalar_one_or_none()
     return result

@@ -17,6 +17,11 @@ from openhitl.requests import lifecycle
 from openhitl.requests.models import OPEN_STATUSES, Request, status_in
 
 log = structlog.get_logger("openhitl.timeouts")
+# One statement, each half answered from its own partial index; built once, as it runs every second.
+NEXT_DEADLINES = select(
+    select(func.min(Request.timeout_at)).where(status_in(OPEN_STATUSES)).scalar_subquery(),
+    select(func.min(Request.claim_expires_at)).where(status_in(("claimed",))).scalar_subquery(),
+)
 
 
 class DeadlineSweeper:
@@ -58,13 +63,8 @@ class DeadlineSweeper:
         return len(timed_out) + len(expired)
 
     async def next_deadline(self) -> datetime | None:
-        # One statement, each half answered from its own partial index.
-        earliest = select(
-            select(func.min(Request.timeout_at)).where(status_in(OPEN_STATUSES)).scalar_subquery(),
-            select(func.min(Request.claim_expires_at)).where(status_in(("claimed",))).scalar_subquery(),
-        )
         async with self.db.read() as session:
-            timeout_at, lease_end = (await session.execute(earliest)).one()
+            timeout_at, lease_end = (await session.execute(NEXT_DEADLINES)).one()
         candidates = [d for d in (timeout_at, lease_end) if d is not None]
         return min(candidates) if candidates else None
 
