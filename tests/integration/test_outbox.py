@@ -363,13 +363,18 @@ async def test_run_sleeps_until_the_next_message_is_due(db: Database) -> None:
     await asyncio.wait_for(run, 5)
 
 
-async def test_an_idle_run_loop_does_not_spin(db: Database) -> None:
+async def test_an_idle_run_loop_does_not_spin_and_only_reads(db: Database) -> None:
     class CountingWorker(OutboxWorker):
-        passes = 0
+        claims = 0
+        reads = 0
 
         async def _claim(self, limit: int) -> list[ClaimedMessage]:
-            self.passes += 1
+            self.claims += 1
             return await super()._claim(limit)
+
+        async def _next_due(self) -> datetime | None:
+            self.reads += 1
+            return await super()._next_due()
 
     worker = CountingWorker(db, Clock(), {"test": Recorder()}, poll_seconds=0.5)
     stop = asyncio.Event()
@@ -377,7 +382,23 @@ async def test_an_idle_run_loop_does_not_spin(db: Database) -> None:
     await asyncio.sleep(1.1)
     stop.set()
     await asyncio.wait_for(run, 5)
-    assert 2 <= worker.passes <= 4
+    # One claim when it starts; after that, woken by its timer alone, it reads and finds nothing due.
+    assert worker.claims == 1
+    assert 2 <= worker.reads <= 4
+
+
+async def test_a_message_found_by_the_poll_is_claimed_without_a_hint(db: Database) -> None:
+    handler = Recorder()
+    worker = OutboxWorker(db, Clock(), {"test": handler}, poll_seconds=0.1)
+    stop = asyncio.Event()
+    run = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.3)  # the loop has found nothing and polls
+
+    await add(db, Clock().now())  # enqueued without waking the worker: as if the hint was lost
+    await asyncio.wait_for(handler.called.wait(), 5)
+    stop.set()
+    await asyncio.wait_for(run, 5)
+    assert len(handler.calls) == 1
 
 
 async def test_a_failing_handler_does_not_stop_the_run_loop(db: Database) -> None:

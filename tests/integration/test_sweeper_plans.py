@@ -47,8 +47,8 @@ async def plan_of(db: Database, statement: str, parameters: Any) -> str:
 
 async def test_the_sweeper_never_scans_the_requests_table(db: Database) -> None:
     statements = await sweeper_statements(db)
-    # min(timeout_at), min(claim_expires_at), then each sweep's UPDATE … WHERE id IN (SELECT …)
-    assert len(statements) == 4
+    # min(timeout_at) and min(claim_expires_at) in one, then each sweep's UPDATE … WHERE id IN (SELECT …)
+    assert len(statements) == 3
     for statement, parameters in statements:
         plan = await plan_of(db, statement, parameters)
         assert "SCAN requests" not in plan and "Seq Scan on requests" not in plan, f"{statement}\n{plan}"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, type_coerce, update
+from sqlalchemy import bindparam, case, func, or_, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,13 +71,14 @@ async def enqueue(
     now: datetime,
     dedupe_key: str | None = None,
     run_at: datetime | None = None,
+    message_id: str | None = None,
 ) -> str | None:
     """Adds a message to the caller's unit of work. None when a message with this dedupe_key already exists."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(OutboxMessage)
         .values(
-            id=new_id(),
+            id=message_id or new_id(),
             kind=kind,
             payload=payload,
             dedupe_key=dedupe_key,
@@ -90,6 +91,28 @@ async def enqueue(
     )
     hints(session)["outbox"] = True  # wakes the workers once the message is committed
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def payloads_for_update(
+    session: AsyncSession, *, message_ids: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The payloads of these messages, locked until the caller's unit of work ends (SQLite: its one writer)."""
+    statement = (
+        select(OutboxMessage.id, OutboxMessage.payload)
+        .where(OutboxMessage.id.in_(message_ids))
+        .with_for_update()
+    )
+    return {row.id: row.payload for row in await session.execute(statement)}
+
+
+async def replace_payload(session: AsyncSession, *, message_id: str, payload: dict[str, Any]) -> None:
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(statement)
 
 
 async def redeliver(session: AsyncSession, *, message_id: str, now: datetime) -> bool:
@@ -176,8 +199,14 @@ async def claim_due(
     return claimed
 
 
-async def _fenced_update(session: AsyncSession, message: ClaimedMessage, **values: Any) -> bool:
-    """Applies `values` only while `message`'s claim is still the current one."""
+async def _fenced_update(
+    session: AsyncSession, message: ClaimedMessage, *, wake: bool, **values: Any
+) -> bool:
+    """Applies `values` only while `message`'s claim is still the current one.
+
+    `wake`: the message will be due again (a retry, a release), so the workers should look at their
+    next due time; a message done or failed for good wakes nobody.
+    """
     statement = (
         update(OutboxMessage)
         .where(OutboxMessage.id == message.id, OutboxMessage.claim_token == message.claim_token)
@@ -185,41 +214,49 @@ async def _fenced_update(session: AsyncSession, message: ClaimedMessage, **value
         .returning(OutboxMessage.id)
         .execution_options(synchronize_session=False)
     )
-    hints(session)["outbox"] = True
+    if wake:
+        hints(session)["outbox"] = True
     return (await session.execute(statement)).first() is not None
 
 
 async def mark_done(session: AsyncSession, *, message: ClaimedMessage, now: datetime) -> bool:
     """Each outcome is fenced by the claim token: False means another worker owns the message now."""
-    return await _fenced_update(session, message, done_at=now)
+    return await _fenced_update(session, message, wake=False, done_at=now)
 
 
 async def schedule_retry(
     session: AsyncSession, *, message: ClaimedMessage, error: str, run_at: datetime
 ) -> bool:
-    return await _fenced_update(session, message, run_at=run_at, last_error=error[:ERROR_MAX_LENGTH])
+    return await _fenced_update(
+        session, message, wake=True, run_at=run_at, last_error=error[:ERROR_MAX_LENGTH]
+    )
 
 
 async def mark_failed(session: AsyncSession, *, message: ClaimedMessage, error: str, now: datetime) -> bool:
     """No attempt left, or not worth one: the message stays failed until someone redelivers it."""
-    return await _fenced_update(session, message, failed_at=now, last_error=error[:ERROR_MAX_LENGTH])
+    return await _fenced_update(
+        session, message, wake=False, failed_at=now, last_error=error[:ERROR_MAX_LENGTH]
+    )
 
 
 async def release(session: AsyncSession, *, message: ClaimedMessage) -> bool:
     """Gives a claimed message back unattempted, so the next claim takes it at once."""
-    return await _fenced_update(session, message, attempts=OutboxMessage.attempts - 1)
+    return await _fenced_update(session, message, wake=True, attempts=OutboxMessage.attempts - 1)
+
+
+_CLAIMABLE_AT = case(
+    (OutboxMessage.locked_until > OutboxMessage.run_at, OutboxMessage.locked_until),
+    else_=OutboxMessage.run_at,
+)
+# Built once: idle workers ask this every poll.
+_NEXT_DUE = select(type_coerce(func.min(_CLAIMABLE_AT), UTCDateTime())).where(
+    OutboxMessage.done_at.is_(None),
+    OutboxMessage.failed_at.is_(None),
+    OutboxMessage.kind.in_(bindparam("kinds", expanding=True)),
+)
 
 
 async def next_due_at(session: AsyncSession, *, kinds: Sequence[str]) -> datetime | None:
     """When the earliest pending message becomes claimable: its run_at, or its lease's end if later."""
-    claimable_at = case(
-        (OutboxMessage.locked_until > OutboxMessage.run_at, OutboxMessage.locked_until),
-        else_=OutboxMessage.run_at,
-    )
-    statement = select(type_coerce(func.min(claimable_at), UTCDateTime())).where(
-        OutboxMessage.done_at.is_(None),
-        OutboxMessage.failed_at.is_(None),
-        OutboxMessage.kind.in_(kinds),
-    )
-    result: datetime | None = (await session.execute(statement)).scalar_one_or_none()
+    result: datetime | None = (await session.execute(_NEXT_DUE, {"kinds": list(kinds)})).scalar_one_or_none()
     return result

@@ -21,7 +21,13 @@ import openhitl
 from openhitl.config import Settings
 from openhitl.delivery.models import Delivery
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure
-from openhitl.delivery.webhooks import ensure_account_secret, signature_headers
+from openhitl.delivery.webhooks import (
+    PENDING_BODY,
+    ensure_account_secret,
+    render_pending_body,
+    signature_headers,
+    store_body,
+)
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.kit.ids import new_id
@@ -175,7 +181,10 @@ class WebhookSender:
             self._client = None
 
     async def __call__(self, message: ClaimedMessage) -> None:
-        queued = Queued.parse(message.payload)
+        payload = message.payload
+        if payload.get("body") is None and PENDING_BODY in payload:
+            payload = {**payload, "body": await self._render(payload)}
+        queued = Queued.parse(payload)
         target = await self._target(queued)
         if target is None:
             url, attempt = queued.url, Attempt(error="the webhook endpoint is disabled", refused=True)
@@ -197,6 +206,14 @@ class WebhookSender:
             raise PermanentFailure(attempt.error or "refused")
         if not attempt.succeeded:
             raise DeliveryFailed(attempt.error or f"HTTP {attempt.status_code}")
+
+    async def _render(self, payload: dict[str, Any]) -> str:
+        """Rendered outside the write transaction (SQLite has one writer); stored, and committed, before the
+        first attempt, so every attempt sends these bytes."""
+        async with self.db.lookup() as session:
+            rendered = await render_pending_body(session, payload=payload)
+        async with self.db.write() as session:
+            return await store_body(session, payload=payload, rendered=rendered)
 
     async def _target(self, queued: Queued) -> Target | None:
         """Where to send and the secret to sign with, as they are now; None while the endpoint is disabled."""

@@ -1,8 +1,12 @@
 """Webhooks: who hears of an event, the body they get, its signatures, and its place in the outbox.
 
-Each event gets one id and one body, serialised once; every target gets its own outbox message carrying
-that body, so retries and redeliveries send identical bytes. Secrets stay out of the outbox: the sender
-looks them up at each attempt, so a rotation also covers the retries still to come.
+Each event gets one id and one body; every target gets its own outbox message. A request event's body is
+not built in the transaction that causes it (a respond or a sweep would read the loop, the people and the
+feedback while it holds its locks): its messages carry the request as it was at the event, and the first
+of them to go out renders the body from that and stores it in all of them before anything is sent. So
+every target, retry and redelivery sends identical bytes, and a crash after the commit loses nothing.
+Secrets stay out of the outbox: the sender looks them up at each attempt, so a rotation also covers the
+retries still to come.
 """
 
 import base64
@@ -13,11 +17,14 @@ import secrets
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery import outbox
 from openhitl.delivery.models import WebhookEndpoint
 from openhitl.kit.ids import new_id
+from openhitl.kit.types import UTCDateTime
+from openhitl.loops.models import Loop
 from openhitl.requests import presenter
 from openhitl.requests import repository as requests_repository
 from openhitl.requests.models import Request
@@ -36,6 +43,7 @@ SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 EVENT_ID_PREFIX = "evt_"
 ENDPOINTS_CACHE = "openhitl.webhook_endpoints"
+PENDING_BODY = "pending_body"  # in a queued request event until its body is rendered
 
 
 def new_secret() -> str:
@@ -84,11 +92,20 @@ async def ensure_account_secret(session: AsyncSession, *, user_id: str) -> str:
 
 
 async def request_event_body(
-    session: AsyncSession, *, event_id: str, event: str, request: Request, now: datetime
+    session: AsyncSession,
+    *,
+    event_id: str,
+    event: str,
+    request: Request,
+    now: datetime,
+    loop_name: str | None = None,
 ) -> str:
     """The §7.4 superset: the flat HITL.sh fields, and `data` for the seed's handler and the older docs."""
-    loop_name = await repository.loop_name(session, request.loop_id)
+    if loop_name is None:
+        loop_name = await repository.loop_name(session, request.loop_id)
     read = await presenter.detail(session, request, loop_name=loop_name)
+    # Rendered after the event (moments later, or after a restart): feedback given since is not part of it.
+    read = read.model_copy(update={"feedback": [f for f in read.feedback if f.submitted_at <= now]})
     answered = request.status == "completed"
     responder = read.response_by_user if answered else None
     response_by = WebhookPerson(**responder.model_dump()) if responder else None
@@ -123,10 +140,36 @@ async def request_event_body(
     return body.model_dump_json()
 
 
+def request_snapshot(request: Request) -> dict[str, Any]:
+    """The request's columns as JSON, to render its event's body from later."""
+    snapshot: dict[str, Any] = {}
+    for attribute in _REQUEST_COLUMNS:
+        value = getattr(request, attribute.key)
+        snapshot[attribute.key] = value.isoformat() if isinstance(value, datetime) else value
+    return snapshot
+
+
+def request_from_snapshot(snapshot: dict[str, Any]) -> Request:
+    """A detached Request as `request_snapshot` saw it (never added to a session)."""
+    values: dict[str, Any] = {}
+    for attribute in _REQUEST_COLUMNS:
+        value = snapshot.get(attribute.key)
+        if value is not None and attribute.key in _REQUEST_DATETIMES:
+            value = datetime.fromisoformat(value)
+        values[attribute.key] = value
+    return Request(**values)
+
+
+_REQUEST_COLUMNS = tuple(inspect(Request).column_attrs)
+_REQUEST_DATETIMES = frozenset(
+    attribute.key for attribute in _REQUEST_COLUMNS if isinstance(attribute.columns[0].type, UTCDateTime)
+)
+
+
 def _payload(
     *,
     url: str,
-    body: str,
+    body: str | None,
     event: str,
     event_id: str,
     user_id: str,
@@ -148,7 +191,11 @@ def _payload(
 async def enqueue_request_event(
     session: AsyncSession, *, event: str, request: Request, now: datetime
 ) -> None:
-    """Queues the event for the request's callback_url (terminal events) and every matching endpoint."""
+    """Queues the event for the request's callback_url (terminal events) and every matching endpoint.
+
+    No body yet: each message carries the request as it is now, the event's time and its sibling
+    messages, for `render_body` (see the module's docstring).
+    """
     callback_url = request.callback_url if event in filters.TERMINAL_EVENTS else None
     # A sweep moves hundreds of requests in one unit of work, mostly of the same few loops and owners.
     cache: dict[tuple[str, str], list[WebhookEndpoint]] = session.info.setdefault(ENDPOINTS_CACHE, {})
@@ -161,22 +208,55 @@ async def enqueue_request_event(
     if not callback_url and not endpoints:
         return
     event_id = new_event_id()
-    body = await request_event_body(session, event_id=event_id, event=event, request=request, now=now)
     targets: list[tuple[str, str, str | None]] = [(e.url, e.user_id, e.id) for e in endpoints]
     if callback_url:
-        await ensure_account_secret(session, user_id=request.creator_id)
         targets.insert(0, (callback_url, request.creator_id, None))
-    for url, user_id, endpoint_id in targets:
+    message_ids = [new_id() for _ in targets]
+    loop = await session.get(Loop, request.loop_id)  # a respond or claim has it loaded already
+    pending = {
+        "at": now.isoformat(),
+        "request": request_snapshot(request),
+        "loop_name": loop.name if loop is not None else None,
+        "messages": message_ids,
+    }
+    for message_id, (url, user_id, endpoint_id) in zip(message_ids, targets, strict=True):
         payload = _payload(
             url=url,
-            body=body,
+            body=None,
             event=event,
             event_id=event_id,
             user_id=user_id,
             endpoint_id=endpoint_id,
             request_id=request.id,
         )
-        await outbox.enqueue(session, kind=WEBHOOK_KIND, payload=payload, now=now)
+        payload[PENDING_BODY] = pending
+        await outbox.enqueue(session, kind=WEBHOOK_KIND, payload=payload, now=now, message_id=message_id)
+
+
+async def render_pending_body(session: AsyncSession, *, payload: dict[str, Any]) -> str:
+    """The body of a queued request event, from the request as it was at the event (reads only)."""
+    pending = payload[PENDING_BODY]
+    return await request_event_body(
+        session,
+        event_id=payload["event_id"],
+        event=payload["event"],
+        request=request_from_snapshot(pending["request"]),
+        now=datetime.fromisoformat(pending["at"]),
+        loop_name=pending.get("loop_name"),
+    )
+
+
+async def store_body(session: AsyncSession, *, payload: dict[str, Any], rendered: str) -> str:
+    """Stores `rendered` in every message of the event that has no body yet, and returns the body in force:
+    one a sibling stored first wins, so all targets send the same bytes. The caller's unit of work must
+    commit before anything is sent."""
+    siblings = await outbox.payloads_for_update(session, message_ids=payload[PENDING_BODY]["messages"])
+    body = next((p["body"] for p in siblings.values() if p.get("body") is not None), rendered)
+    for message_id, sibling in siblings.items():
+        if sibling.get("body") is None:
+            stored = {k: v for k, v in sibling.items() if k != PENDING_BODY}
+            await outbox.replace_payload(session, message_id=message_id, payload={**stored, "body": body})
+    return str(body)
 
 
 async def enqueue_test_event(session: AsyncSession, *, endpoint: WebhookEndpoint, now: datetime) -> str:

@@ -20,6 +20,8 @@ ERROR_BACKOFF_MIN_SECONDS = 0.2
 ERROR_BACKOFF_MAX_SECONDS = 5.0
 # When something is due but another worker holds it, look again soon rather than at once.
 RACE_PAUSE_SECONDS = 0.05
+# A hint wakes the worker this much later, once the waiters of the same commit have answered (see `wake`).
+HINT_DELAY_SECONDS = 0.01
 
 
 class OutboxWorker:
@@ -52,36 +54,51 @@ class OutboxWorker:
         self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
+        self._hinted = False
 
     def wake(self) -> None:
-        """A hint that something was enqueued (call it after the commit, on the worker's event loop)."""
-        self._wakeup.set()
+        """A hint that something was enqueued (call it after the commit, on the worker's event loop).
+
+        The worker starts a moment later: the streams and long-polls woken by the same commit answer
+        first, without the claim, the POST and its log interleaving with their reads. A webhook has a
+        50 ms budget; a person waiting on a long-poll, 10.
+        """
+        if self._hinted:
+            return
+        self._hinted = True
+        asyncio.get_running_loop().call_later(HINT_DELAY_SECONDS, self._wakeup.set)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set; sleeps while nothing is due, and never dies of a failure.
 
         Deliveries run as tasks and new messages are claimed as soon as a slot frees up, so one slow or
-        hanging receiver holds up only its own slot, never the messages queued behind it.
+        hanging receiver holds up only its own slot, never the messages queued behind it. Woken by the
+        poll timer alone, it reads when the next message is due before it opens a write transaction to
+        claim, so an idle server only reads.
         """
         backoff = ERROR_BACKOFF_MIN_SECONDS
         inflight: set[asyncio.Task[None]] = set()
+        look = True  # something may be due: claim without reading first
         try:
             while not stop.is_set():
                 self._wakeup.clear()
+                self._hinted = False
                 free = self.concurrency - len(inflight)
                 wanted = min(free, self.batch_size)
                 next_due: datetime | None = None
                 try:
-                    claimed = await self._claim(wanted) if wanted > 0 else []
-                    for message in claimed:
-                        task = asyncio.create_task(self._deliver(message))
-                        inflight.add(task)
-                        task.add_done_callback(inflight.discard)
-                    if claimed and len(claimed) == wanted:
-                        continue  # more may be due
-                    if wanted > 0:
-                        async with self.db.read() as session:
-                            next_due = await outbox.next_due_at(session, kinds=self._kinds)
+                    if wanted > 0 and not look:
+                        next_due = await self._next_due()
+                        look = next_due is not None and next_due <= self.clock.now()
+                    if wanted > 0 and look:
+                        claimed = await self._claim(wanted)
+                        for message in claimed:
+                            task = asyncio.create_task(self._deliver(message))
+                            inflight.add(task)
+                            task.add_done_callback(inflight.discard)
+                        if claimed and len(claimed) == wanted:
+                            continue  # more may be due
+                        next_due = await self._next_due()
                 except Exception as exc:
                     if database_unavailable(exc):  # restarting or out of reach: no stack trace each time
                         logger.warning(
@@ -91,14 +108,25 @@ class OutboxWorker:
                         logger.exception("outbox.worker_error", retry_in_seconds=backoff)
                     await self._sleep(backoff, stop)
                     backoff = min(backoff * 2, ERROR_BACKOFF_MAX_SECONDS)
+                    look = True
                     continue
                 backoff = ERROR_BACKOFF_MIN_SECONDS
                 busy = {task for task in inflight if not task.done()}
                 await self._sleep(self._idle_seconds(next_due), stop, also=busy if wanted == 0 else set())
+                # A hint, a freed slot, or the time the next message was due: claim straight away.
+                look = (
+                    self._wakeup.is_set()
+                    or wanted == 0
+                    or (next_due is not None and next_due <= self.clock.now())
+                )
         finally:
             for task in inflight:
                 task.cancel()
             await asyncio.gather(*inflight, return_exceptions=True)
+
+    async def _next_due(self) -> datetime | None:
+        async with self.db.read() as session:
+            return await outbox.next_due_at(session, kinds=self._kinds)
 
     async def _claim(self, limit: int) -> list[ClaimedMessage]:
         async with self.db.write() as session:

@@ -137,8 +137,11 @@ class Database:
             _configure_sqlite(self.read_engine, immediate=False, busy_timeout_ms=BUSY_TIMEOUT_MS)
         else:
             self.checkpointer = None
+            # No pre-ping: it costs a round trip per unit of work. A connection found dead mid-statement
+            # invalidates the whole pool (SQLAlchemy recycles every older connection at its next checkout)
+            # and that unit of work answers 503, like any other moment the database is out of reach.
             self.write_engine = create_async_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size
             )
             self.read_engine = self.lookup_engine = self.write_engine
         self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []

@@ -80,7 +80,9 @@ async def read_request(state: AppState, *, request_id: str, user_id: str, render
         readable = await service.get_readable(session, request_id=request_id, user_id=user_id)
         detail = None
         if render or readable.request.status in TERMINAL_STATUSES:
-            detail = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
+            detail = await presenter.detail(
+                session, readable.request, loop_name=readable.loop.name, responder=readable.responder
+            )
         return Seen(readable, detail)
 
 
@@ -89,7 +91,9 @@ async def render(state: AppState, seen: Seen) -> RequestRead:
         return seen.detail
     async with state.db.lookup() as session:
         request, loop = seen.readable.request, seen.readable.loop
-        return await presenter.detail(session, request, loop_name=loop.name)
+        return await presenter.detail(
+            session, request, loop_name=loop.name, responder=seen.readable.responder
+        )
 
 
 async def wait_until_closed(

@@ -82,10 +82,16 @@ async def summaries(session: AsyncSession, rows: list[tuple[Request, str]]) -> l
     return [summary(r, loop_name=name, responder=responders.get(r.response_by or "")) for r, name in rows]
 
 
-async def detail(session: AsyncSession, request: Request, *, loop_name: str) -> RequestRead:
-    responders = await repository.users_by_id(
-        session, {request.response_by} if request.response_by else set()
-    )
+async def detail(
+    session: AsyncSession, request: Request, *, loop_name: str, responder: User | None = None
+) -> RequestRead:
+    """`responder`: the user who answered, when the caller read it already (saves a query)."""
+    if responder is not None and responder.id == request.response_by:
+        responders = {responder.id: responder}
+    else:
+        responders = await repository.users_by_id(
+            session, {request.response_by} if request.response_by else set()
+        )
     base = summary(request, loop_name=loop_name, responder=responders.get(request.response_by or ""))
     recipients = await repository.recipients(session, request)
     feedback = await repository.feedback_for(session, request.id)

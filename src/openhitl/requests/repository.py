@@ -84,11 +84,35 @@ async def get_with_loop(session: AsyncSession, request_id: str) -> tuple[Request
     return (row[0], row[1]) if row else None
 
 
-async def membership_role(session: AsyncSession, *, loop_id: str, user_id: str) -> str | None:
-    statement = select(Membership.role).where(
-        Membership.loop_id == loop_id, Membership.user_id == user_id, Membership.status == "active"
+@dataclass(frozen=True)
+class ReaderView:
+    """A request as one query finds it for a reader: its loop, the reader's role, and who answered it."""
+
+    request: Request
+    loop: Loop
+    role: str | None
+    responder: User | None
+
+
+async def get_for_reader(session: AsyncSession, *, request_id: str, user_id: str) -> ReaderView | None:
+    role = (
+        select(Membership.role)
+        .where(
+            Membership.loop_id == Request.loop_id,
+            Membership.user_id == user_id,
+            Membership.status == "active",
+        )
+        .correlate(Request)
+        .scalar_subquery()
     )
-    return (await session.execute(statement)).scalar_one_or_none()
+    statement = (
+        select(Request, Loop, role, User)
+        .join(Loop, Loop.id == Request.loop_id)
+        .outerjoin(User, User.id == Request.response_by)
+        .where(Request.id == request_id)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return ReaderView(request=row[0], loop=row[1], role=row[2], responder=row[3]) if row else None
 
 
 async def users_by_id(session: AsyncSession, user_ids: set[str]) -> dict[str, User]:

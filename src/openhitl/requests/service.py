@@ -11,6 +11,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhitl.accounts.models import User
 from openhitl.config import Settings
 from openhitl.delivery import fanout
 from openhitl.delivery.request_emails import wants_email
@@ -94,6 +95,7 @@ class Readable:
     request: Request
     loop: Loop
     role: str | None  # the reader's role in the loop, None if they only created the request
+    responder: User | None = None  # who answered it, read with it (for the detail)
 
 
 def _http_url(value: str, field: str) -> None:
@@ -290,13 +292,12 @@ async def _insert_request(session: AsyncSession, row: dict[str, Any]) -> None:
 
 async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:
     """The request if this user created it or manages its loop; members of the loop get a 403, others a 404."""
-    found = await repository.get_with_loop(session, request_id)
+    found = await repository.get_for_reader(session, request_id=request_id, user_id=user_id)
     if found is None:
         raise NotFound("Request not found")
-    request, loop = found
-    role = await repository.membership_role(session, loop_id=loop.id, user_id=user_id)
+    request, loop, role = found.request, found.loop, found.role
     if request.creator_id == user_id or role in MANAGER_ROLES:
-        return Readable(request, loop, role)
+        return Readable(request, loop, role, found.responder)
     if role is not None:
         raise Forbidden("Access denied to this request")
     raise NotFound("Request not found")

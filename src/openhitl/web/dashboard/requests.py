@@ -104,7 +104,9 @@ async def request_detail(
     request: Request, request_id: ItemId, viewer: Viewer, session: ReadSession
 ) -> Response:
     readable = await service.get_readable(session, request_id=request_id, user_id=viewer.user_id)
-    detail = await presenter.detail(session, readable.request, loop_name=readable.loop.name)
+    detail = await presenter.detail(
+        session, readable.request, loop_name=readable.loop.name, responder=readable.responder
+    )
     deliveries, total = await webhooks_repository.list_deliveries(
         session, user_id=viewer.user_id, request_id=request_id, limit=DELIVERIES_SHOWN, offset=0
     )
