@@ -41,7 +41,7 @@ def live_through(server: LiveServer, loop_id: str, owner: Account, plan: Planned
                 settings=server.settings,
                 now=plan.at,
             )
-            request_id = created.request.id
+            request_id = created.values["id"]
             if plan.claim:
                 who, after = plan.claim
                 await reviewers.claim(
