@@ -1,9 +1,10 @@
-"""ASGI plumbing: request ids, rate-limit headers and the envelope on every error."""
+"""ASGI plumbing: request ids, rate-limit headers, long responses detached from the layers, and the envelope
+on every error."""
 
 import json
 import re
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI, Request
@@ -33,6 +34,21 @@ HTTP_MESSAGES = {
     500: "Internal server error",
     503: "Service temporarily unavailable",
 }
+
+
+# A response that goes on long after it started (an event stream) hands the rest of itself to
+# `RequestContextMiddleware` through `scope[DETACH]`, to be sent from there: the layers inside it (CORS,
+# metrics, routing, FastAPI's and Starlette's exception handling and exit stacks) acted on its start
+# already, and need not stay suspended, nor wrap every chunk, for as long as the stream stays open.
+DETACH = "openhitl.detach"
+
+
+class Detached(Protocol):
+    async def finish(self, receive: Receive, send: Send) -> None:
+        """Sends the rest of the response."""
+
+    def abandon(self) -> None:
+        """Releases what the response holds: the layers inside failed after it was handed over."""
 
 
 MAX_BODY_BYTES = 1_048_576
@@ -87,7 +103,8 @@ async def guard_input(scope: Scope, receive: Receive, send: Send) -> Receive | N
 
 
 class RequestContextMiddleware:
-    """Gives every answer an X-Request-ID and, when rate limiting is on, the X-RateLimit-* headers."""
+    """Gives every answer an X-Request-ID and, when rate limiting is on, the X-RateLimit-* headers; sends
+    the rest of a detached response (see DETACH) with the request's id still bound for its logs."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -111,8 +128,18 @@ class RequestContextMiddleware:
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             guarded = await guard_input(scope, receive, send_with_headers)
-            if guarded is not None:
+            if guarded is None:
+                return
+            detached: list[Detached] = []
+            scope[DETACH] = detached.append
+            try:
                 await self.app(scope, guarded, send_with_headers)
+            except BaseException:
+                for response in detached:
+                    response.abandon()
+                raise
+            for response in detached:
+                await response.finish(guarded, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
