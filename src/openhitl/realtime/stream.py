@@ -119,8 +119,8 @@ class EventStreamResponse(Response):
 
     def _keepalive_timer(self, loop: asyncio.AbstractEventLoop) -> None:
         """Due once nothing was written for KEEPALIVE_SECONDS; else it waits for the new time (one timer per
-        stream, not one per event)."""
-        if loop.time() - self.last_write >= KEEPALIVE_SECONDS:
+        stream, not one per event). A timer may fire a little early (the loop's clock ticks in ms)."""
+        if loop.time() - self.last_write >= KEEPALIVE_SECONDS * 0.99:
             self._timer = None
             self.keepalive_due = True
             self.subscriber.wake()
