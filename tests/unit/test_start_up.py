@@ -4,8 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Loaded when first used: migrating (alembic, mako), MCP calls, Web Push (cryptography, py_vapid, pywebpush).
-LOADED_ON_FIRST_USE = {"alembic", "mako", "mcp", "cryptography", "py_vapid", "pywebpush"}
+# Loaded when first used: migrating (alembic, mako), MCP calls, Web Push (cryptography, py_vapid, pywebpush),
+# QR codes (segno).
+LOADED_ON_FIRST_USE = {"alembic", "mako", "mcp", "cryptography", "py_vapid", "pywebpush", "segno"}
 
 
 def test_the_app_is_built_without_what_only_some_callers_use(tmp_path: Path) -> None:
