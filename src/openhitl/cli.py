@@ -62,7 +62,7 @@ def serve(
 
     settings = _settings()
     _migrate_in_child()
-    app = create_app(settings)
+    app = create_app(settings, freeze_after_start=True)
     uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True, server_header=False)
 
 

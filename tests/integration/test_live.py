@@ -2,14 +2,18 @@
 and deadlines, on both databases."""
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from openhitl.realtime import stream
+from openhitl.realtime.feed import events_after
 from tests.integration.reviewing import Team, make_team, wait_for_status
 from tests.support.live import Account, LiveServer
-from tests.support.sse import SseListener
+from tests.support.sse import SseListener, parse_events
+from tests.support.web import sign_up
 
 
 def bearer(account: Account) -> dict[str, str]:
@@ -182,3 +186,69 @@ def test_many_waiters_all_hear_the_decision(server: LiveServer, count: int) -> N
     finally:
         client.close()
     assert statuses == ["completed"] * count
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 15
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_reviewer_feed_by_session_cookie_resumes_after_the_query_id_on_every_prefix(
+    server: LiveServer,
+) -> None:
+    """A browser's stream (session cookie, ?after= as an EventSource without headers sends it), under each
+    of the API's prefixes, with the headers every answer carries."""
+    team = make_team(server, reviewers=0)
+    browser, _ = sign_up(server, invite_code=team.invite_code)
+    cookie = {"Cookie": "; ".join(f"{name}={value}" for name, value in browser.cookies.items())}
+    browser.close()
+    first, second = team.ask(), team.ask()
+    with httpx.stream("GET", f"{server.url}/v1/api/events", headers=cookie, timeout=30) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "text/event-stream; charset=utf-8"
+        assert answer.headers["cache-control"] == "no-cache"
+        assert answer.headers["x-request-id"]
+        lines = answer.iter_lines()
+        assert next(lines) == ": connected"
+        later = team.ask()
+        assert next(parse_events(lines)).data["request_id"] == later
+    after = first_event_id(server, first)
+    for prefix in ("/v1/api", "/v1", "/api/v1"):
+        url = f"{server.url}{prefix}/events?after={after}"
+        with httpx.stream("GET", url, headers=cookie, timeout=30) as answer:
+            resumed = parse_events(answer.iter_lines())
+            assert [next(resumed).data["request_id"] for _ in range(2)] == [second, later]
+
+
+def first_event_id(server: LiveServer, request_id: str) -> int:
+    events = server.run(events_after(server.state.db, after_id=0, loops=set(), requests={request_id}))
+    return events[0].id
+
+
+def test_a_stream_that_the_client_closes_leaves_no_subscriber_behind(server: LiveServer) -> None:
+    account = server.account()
+
+    def streams() -> int:
+        return server.state.feed.subscriber_count_of(account.user_id)
+
+    with httpx.stream("GET", f"{server.url}/v1/api/events", headers=bearer(account), timeout=30) as answer:
+        lines = answer.iter_lines()  # kept: a dropped iterator would close the response
+        assert next(lines) == ": connected"
+        assert streams() == 1
+    wait_until(lambda: streams() == 0, "the closed stream left its subscriber behind")
+
+
+def test_an_idle_stream_sends_keep_alives_and_then_events(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "KEEPALIVE_SECONDS", 0.05)
+    team = make_team(server, reviewers=1)
+    url = f"{server.url}/v1/api/events"
+    with httpx.stream("GET", url, headers=bearer(team.reviewers[0]), timeout=30) as answer:
+        lines = answer.iter_lines()
+        assert next(lines) == ": connected"
+        assert [next(lines) for _ in range(4)] == ["", ": keep-alive", "", ": keep-alive"]
+        request_id = team.ask()
+        assert next(parse_events(lines)).data["request_id"] == request_id

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from openhitl.kit.db import normalise_url
-from openhitl.migrations import alembic_config, upgrade
+from openhitl.migrations import _revision_ids, alembic_config, head_revision, upgrade
 from openhitl.models import metadata
 from tests.support.databases import query, throwaway_database
 from tests.support.processes import openhitl_env, start_openhitl
@@ -70,6 +70,17 @@ def test_replicas_starting_at_once_migrate_one_at_a_time(tmp_path: Path) -> None
         ]
         assert schema_differences(url)[0] == []
         assert query(url, "SELECT version_num FROM alembic_version") == [(script_head(),)]
+
+
+def test_the_head_read_from_the_revision_files_is_alembics_head() -> None:
+    """/readyz compares the database with `head_revision`, which reads the files without alembic."""
+    assert head_revision() == script_head()
+
+
+def test_revision_ids_follow_branches_and_merges() -> None:
+    assert _revision_ids('revision = "b"\ndown_revision = "a"\n') == ("b", {"a"})
+    assert _revision_ids('revision: str = "m"\ndown_revision: tuple = ("b", "c")\n') == ("m", {"b", "c"})
+    assert _revision_ids('revision: str = "a"\ndown_revision: str | None = None\n') == ("a", set())
 
 
 def script_head() -> str:

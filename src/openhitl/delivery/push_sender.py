@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from py_vapid import Vapid02, VapidException  # type: ignore[import-untyped]
 
 from openhitl.delivery import vapid
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure
@@ -113,6 +112,9 @@ class PushSender:
         await self._record(response, subscription_id, payload.get("counts_for_request"))
 
     async def _authorization(self, endpoint: str, now: datetime) -> dict[str, str]:
+        # Imported here, like pywebpush: py_vapid brings cryptography (~9 MiB) a server without pushes never needs.
+        from py_vapid import Vapid02, VapidException  # type: ignore[import-untyped]
+
         if self._keys is None:
             self._keys = await vapid.load(self.db, now=now)
         claims = {

@@ -1,10 +1,11 @@
-"""ASGI plumbing: request ids, rate-limit headers and the envelope on every error."""
+"""ASGI plumbing: request ids, rate-limit headers, long responses detached from the layers, and the envelope
+on every error."""
 
 import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI, Request
@@ -36,6 +37,21 @@ HTTP_MESSAGES = {
     500: "Internal server error",
     503: "Service temporarily unavailable",
 }
+
+
+# A response that goes on long after it started (an event stream) hands the rest of itself to
+# `FrontDoor` through `scope[DETACH]`, to be sent from there: the layers inside it (CORS,
+# metrics, routing, FastAPI's and Starlette's exception handling and exit stacks) acted on its start
+# already, and need not stay suspended, nor wrap every chunk, for as long as the stream stays open.
+DETACH = "openhitl.detach"
+
+
+class Detached(Protocol):
+    async def finish(self, receive: Receive, send: Send) -> None:
+        """Sends the rest of the response."""
+
+    def abandon(self) -> None:
+        """Releases what the response holds: the layers inside failed after it was handed over."""
 
 
 MAX_BODY_BYTES = 1_048_576
@@ -93,7 +109,8 @@ class FrontDoor:
     """What every HTTP request passes before routing, in one layer (each layer is a wrapped `send` and
     a suspended coroutine per request): an X-Request-ID on every answer and in every log line, bodies over
     the limit refused, 405 for a path whose routes lack the method (kit/routing.py), CORS, the
-    X-RateLimit-* headers, and `on_response(route template, method, status)` for the metrics.
+    X-RateLimit-* headers, and `on_response(route template, method, status)` for the metrics. It also
+    sends the rest of a response detached from the layers (see DETACH), with the request's id still bound.
 
     CORS is Starlette's middleware, entered only by requests that carry an Origin: the others need no CORS
     headers, only `Vary: Origin` (their answer differs from a cross-origin request's).
@@ -153,11 +170,19 @@ class FrontDoor:
                 return
             refused = method_not_allowed(template, method) if template is not None else None
             if refused is None:
-                await (self.app if origin is None else self.cors)(scope, guarded, send_with_headers)
+                app = self.app if origin is None else self.cors
             else:
-                await (refused if origin is None else self.make_cors(refused))(
-                    scope, guarded, send_with_headers
-                )
+                app = refused if origin is None else self.make_cors(refused)
+            detached: list[Detached] = []
+            scope[DETACH] = detached.append
+            try:
+                await app(scope, guarded, send_with_headers)
+            except BaseException:
+                for response in detached:
+                    response.abandon()
+                raise
+            for response in detached:
+                await response.finish(guarded, send)
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery.models import PushSubscription
@@ -47,6 +46,8 @@ def check_keys(p256dh: str, auth: str) -> tuple[str, str]:
     point = _key_bytes("p256dh", p256dh)
     if len(point) != P256DH_LENGTH or point[0] != 0x04:
         raise ValidationFailed("keys.p256dh must be an uncompressed P-256 public key (65 bytes)")
+    from cryptography.hazmat.primitives.asymmetric import ec  # here, not at start-up: ~9 MiB of OpenSSL
+
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except ValueError as exc:

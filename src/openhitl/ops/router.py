@@ -11,9 +11,7 @@
 import asyncio
 import hmac
 import ipaddress
-from functools import cache
 
-from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -22,7 +20,7 @@ from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import ApiError, Forbidden
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
-from openhitl.migrations import alembic_config
+from openhitl.migrations import head_revision
 from openhitl.ops.metrics import render
 
 router = APIRouter(tags=["operations"])
@@ -37,11 +35,6 @@ class NotReady(ApiError):
     status_code = 503
 
 
-@cache
-def migrations_head(database_url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
-
-
 @router.get("/livez")
 async def liveness() -> Envelope[Probe]:
     """The process is up and its event loop answers."""
@@ -54,7 +47,7 @@ async def _database_problem(state: AppState) -> str | None:
             current = await session.scalar(text("SELECT version_num FROM alembic_version"))
     except Exception as exc:  # any failure to read is "not ready"; the reason goes to the caller
         return f"database unreachable: {type(exc).__name__}"
-    head = migrations_head(state.db.url)
+    head = head_revision()
     if current != head:
         return f"database schema at {current}, migrations head is {head}: run `openhitl migrate`"
     return None

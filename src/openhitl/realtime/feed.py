@@ -13,7 +13,7 @@ import asyncio
 import json
 from collections.abc import Iterable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,8 @@ from openhitl.realtime.models import Event
 
 log = structlog.get_logger("openhitl.feed")
 BATCH = 1000
+# Events one subscriber may have waiting: past that it is a stuck client, closed to resume by Last-Event-ID.
+MAX_WAITING = 10_000
 MEMBERSHIP_JOINED = "loop.member_joined"
 MEMBERSHIP_ENDED = ("loop.member_left", "loop.deleted")
 
@@ -40,12 +42,12 @@ class FeedEvent:
     data: dict[str, Any]
     created_at: datetime
 
-    def frame(self) -> str:
+    def frame(self) -> bytes:
         """The event as one server-sent-events frame, encoded once however many streams send it."""
-        cached: str | None = self.__dict__.get("_frame")
+        cached: bytes | None = self.__dict__.get("_frame")
         if cached is None:
             data = json.dumps(self.as_json(), separators=(",", ":"), default=str)
-            cached = f"id: {self.id}\nevent: {self.type}\ndata: {data}\n\n"
+            cached = f"id: {self.id}\nevent: {self.type}\ndata: {data}\n\n".encode()
             object.__setattr__(self, "_frame", cached)
         return cached
 
@@ -61,15 +63,15 @@ class FeedEvent:
         }
 
 
-@dataclass(eq=False)
-class Subscriber:
-    """A waiting stream: the loops and requests it follows, and a queue of matching events."""
+class Following:
+    """What a subscriber follows: loops (kept up to date as its user joins and leaves them) and requests."""
 
-    user_id: str | None
-    loops: set[str] = field(default_factory=set)
-    requests: set[str] = field(default_factory=set)
-    queue: asyncio.Queue[FeedEvent] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
-    overflowed: bool = False
+    __slots__ = ("loops", "requests", "user_id")
+
+    def __init__(self, user_id: str | None, loops: Iterable[str] = (), requests: Iterable[str] = ()) -> None:
+        self.user_id = user_id
+        self.loops = set(loops)
+        self.requests = set(requests)
 
     def wants(self, event: FeedEvent) -> bool:
         joined = event.type == MEMBERSHIP_JOINED and event.data.get("user_id") == self.user_id
@@ -78,16 +80,78 @@ class Subscriber:
         return (event.loop_id in self.loops) or (event.request_id in self.requests)
 
     def offer(self, event: FeedEvent) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:  # a stuck client: it will be closed and resume from Last-Event-ID
-            self.overflowed = True
+        raise NotImplementedError
+
+    def forget_ended(self, event: FeedEvent) -> None:
+        """After `event` is handed over: a loop its user left (or that was deleted) is followed no more."""
         if (
             event.type in MEMBERSHIP_ENDED
             and event.loop_id
             and (event.type == "loop.deleted" or event.data.get("user_id") == self.user_id)
         ):
             self.loops.discard(event.loop_id)
+
+
+class Subscriber(Following):
+    """A waiter (long-poll, one request's outcome): matching events in an asyncio queue."""
+
+    __slots__ = ("overflowed", "queue")
+
+    def __init__(self, user_id: str | None, loops: Iterable[str] = (), requests: Iterable[str] = ()) -> None:
+        super().__init__(user_id, loops, requests)
+        self.queue: asyncio.Queue[FeedEvent] = asyncio.Queue(maxsize=MAX_WAITING)
+        self.overflowed = False
+
+    def offer(self, event: FeedEvent) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:  # a stuck client: it will be closed and resume from Last-Event-ID
+            self.overflowed = True
+        self.forget_ended(event)
+
+
+class StreamSubscriber(Following):
+    """A long-lived event stream: matching events in a list, and one future while its task waits.
+
+    Lighter than an asyncio.Queue (four deques and an Event), for the thousand streams a server holds
+    open; `wake` lets the stream's other duties (a keep-alive, a disconnect) interrupt a wait.
+    """
+
+    __slots__ = ("_waiter", "overflowed", "waiting")
+
+    def __init__(self, user_id: str | None, loops: Iterable[str] = ()) -> None:
+        super().__init__(user_id, loops)
+        self.waiting: list[FeedEvent] = []
+        self.overflowed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def offer(self, event: FeedEvent) -> None:
+        if len(self.waiting) < MAX_WAITING:
+            self.waiting.append(event)
+        else:  # a stuck client: it will be closed and resume from Last-Event-ID
+            self.overflowed = True
+        self.forget_ended(event)
+        self.wake()
+
+    def take(self) -> list[FeedEvent]:
+        """The events waiting, oldest first; none wait afterwards."""
+        taken, self.waiting = self.waiting, []
+        return taken
+
+    def wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until an event is offered or `wake` is called (returns at once if an event is waiting)."""
+        if self.waiting or self.overflowed:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
 
 def from_written(event: dict[str, Any]) -> FeedEvent:
@@ -120,7 +184,7 @@ class EventFeed:
         self.db = db
         self.poll_seconds = poll_seconds
         self.last_id = 0
-        self._subscribers: set[Subscriber] = set()
+        self._subscribers: set[Following] = set()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -131,6 +195,9 @@ class EventFeed:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    def subscriber_count_of(self, user_id: str) -> int:
+        return sum(1 for subscriber in self._subscribers if subscriber.user_id == user_id)
 
     async def start(self) -> None:
         self.last_id = await latest_event_id(self.db)
@@ -164,11 +231,16 @@ class EventFeed:
     def subscribe(
         self, *, user_id: str | None, loops: Iterable[str] = (), requests: Iterable[str] = ()
     ) -> Subscriber:
-        subscriber = Subscriber(user_id=user_id, loops=set(loops), requests=set(requests))
+        subscriber = Subscriber(user_id, loops, requests)
         self._subscribers.add(subscriber)
         return subscriber
 
-    def unsubscribe(self, subscriber: Subscriber) -> None:
+    def subscribe_stream(self, *, user_id: str, loops: Iterable[str]) -> StreamSubscriber:
+        subscriber = StreamSubscriber(user_id, loops)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Following) -> None:
         self._subscribers.discard(subscriber)
 
     async def _run(self) -> None:

@@ -7,19 +7,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import select
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from openhitl.accounts.auth import CurrentPrincipal, RequestsRead
+from openhitl.accounts.auth import CurrentPrincipal, RequestsRead, authenticate
 from openhitl.kit.envelope import error_responses
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import ID_PATTERN
 from openhitl.kit.params import EVENT_ID
-from openhitl.kit.state import AppState
+from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import State
 from openhitl.loops.models import Membership
-from openhitl.realtime.feed import FeedEvent, Subscriber, events_after, latest_event_id
+from openhitl.realtime.feed import Subscriber, events_after, latest_event_id
+from openhitl.realtime.stream import EventStreamResponse
 from openhitl.requests import presenter, service
 from openhitl.requests.models import TERMINAL_STATUSES
 from openhitl.requests.schemas import RequestRead
@@ -174,7 +178,32 @@ def _parse_last_event_id(header: str | None, query: str | None) -> int | None:
     return int(str(raw))
 
 
-@router.get("/events", response_class=StreamingResponse, responses=SSE_RESPONSES)
+class EventStreamRoute(APIRoute):
+    """`GET /events`: documented by its endpoint like any route, served without FastAPI's request machinery.
+
+    FastAPI would keep its request-scoped exit stacks, solved dependencies and response task group alive for
+    as long as the stream stays open, a thousand times over. Here the endpoint's two dependencies are
+    resolved by hand (the same `authenticate`, so API keys, session cookies, their rate limits and errors
+    behave as on every route), and its `EventStreamResponse` is served directly; errors raised before the
+    stream starts reach the app's exception handlers as from any route.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in (self.methods or ()):
+            await super().handle(scope, receive, send)  # 405, as any route answers
+            return
+        request = Request(scope, receive)
+        state = await app_state(request)
+        principal = await authenticate(request, state)
+        response = await reviewer_event_stream(
+            principal,
+            state,
+            last_event_id=request.headers.get("last-event-id", ""),
+            after=request.query_params.get("after", ""),
+        )
+        await response(scope, receive, send)
+
+
 async def reviewer_event_stream(
     principal: CurrentPrincipal,
     state: State,
@@ -190,38 +219,27 @@ async def reviewer_event_stream(
             json_schema_extra={"pattern": EVENT_ID},
         ),
     ] = "",
-) -> StreamingResponse:
+) -> Response:
     """Server-sent events of the caller's loops: new, claimed, answered, cancelled and timed-out requests,
     members joining and leaving. Each event has an `id`; reconnect with Last-Event-ID to resume exactly."""
     resume = _parse_last_event_id(last_event_id, after)
     loops = await _active_loops(state, principal.user_id)
-    subscriber = state.feed.subscribe(user_id=principal.user_id, loops=loops)
-    # Subscribed first, then the starting point read: nothing can fall in between.
-    start = await latest_event_id(state.db) if resume is None else resume
-
-    async def stream() -> AsyncIterator[str]:
-        sent = start
-        try:
-            yield ": connected\n\n"
-            for event in await events_after(state.db, after_id=start, loops=loops):
-                yield _event(event)
-                sent = event.id
-            while not subscriber.overflowed:
-                try:
-                    # asyncio.timeout, not wait_for: no extra task per event per stream
-                    async with asyncio.timeout(KEEPALIVE_SECONDS):
-                        event = await subscriber.queue.get()
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                if event.id > sent:
-                    yield _event(event)
-                    sent = event.id
-        finally:
-            state.feed.unsubscribe(subscriber)
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+    subscriber = state.feed.subscribe_stream(user_id=principal.user_id, loops=loops)
+    try:
+        # Subscribed first, then the starting point read: nothing can fall in between.
+        start = await latest_event_id(state.db) if resume is None else resume
+        missed = await events_after(state.db, after_id=start, loops=loops) if resume is not None else []
+    except BaseException:
+        state.feed.unsubscribe(subscriber)
+        raise
+    return EventStreamResponse(subscriber, catch_up=missed, after=start, unsubscribe=state.feed.unsubscribe)
 
 
-def _event(event: FeedEvent) -> str:
-    return event.frame()
+router.add_api_route(
+    "/events",
+    reviewer_event_stream,
+    methods=["GET"],
+    response_class=StreamingResponse,
+    responses=SSE_RESPONSES,
+    route_class_override=EventStreamRoute,
+)
