@@ -14,7 +14,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from openhitl.accounts.auth import CurrentPrincipal, RequestsRead, authenticate
+from openhitl.accounts.auth import CurrentPrincipal, RequestsRead, authenticate_with
 from openhitl.kit.envelope import error_responses
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import ID_PATTERN
@@ -194,7 +194,7 @@ class EventStreamRoute(APIRoute):
             return
         request = Request(scope, receive)
         state = await app_state(request)
-        principal = await authenticate(request, state)
+        principal = await authenticate_with(request, state)
         response = await reviewer_event_stream(
             principal,
             state,
