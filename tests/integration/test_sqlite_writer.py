@@ -73,29 +73,36 @@ async def test_the_writer_commits_in_place_and_its_wal_is_checkpointed_beside_it
     assert db.checkpointer is not None
     db.checkpointer.every = 10
     path = make_url(sqlite_database).database or ""
+
+    async def insert(number: int) -> None:
+        async with db.write() as session:
+            await session.execute(
+                text("INSERT INTO server_secrets (name, value, created_at) VALUES (:n, 'x', '2026-01-01')"),
+                {"n": f"probe-{number}"},
+            )
+
+    def in_file() -> int:
+        # A connection that ignores the WAL: only what a checkpoint copied into the database file.
+        copied = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            return int(
+                copied.execute("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'").fetchone()[0]
+            )
+        finally:
+            copied.close()
+
     try:
         async with db.write() as session:
             autocheckpoint = await session.scalar(text("PRAGMA wal_autocheckpoint"))
         assert autocheckpoint == 0  # no checkpoint (and its fsync) inside a commit on the loop
-        for number in range(14):
-            async with db.write() as session:
-                await session.execute(
-                    text(
-                        "INSERT INTO server_secrets (name, value, created_at) VALUES (:n, 'x', '2026-01-01')"
-                    ),
-                    {"n": f"probe-{number}"},
-                )
-        await db.checkpointer.close()  # waits for the checkpoint under way
-        # A connection that ignores the WAL sees what the one checkpoint (after commit 10 of 15) copied into
-        # the database file: the first 9 rows; the commits after it stay in the WAL.
-        copied = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-        try:
-            in_file = copied.execute(
-                "SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"
-            ).fetchone()[0]
-        finally:
-            copied.close()
-        assert in_file == 9
+        for number in range(9):  # commits 2 to 10: the tenth starts a checkpoint on a worker thread
+            await insert(number)
+        await db.checkpointer.settled()
+        assert in_file() == 9
+        for number in range(9, 14):  # five more commits stay in the WAL: no commit checkpoints by itself
+            await insert(number)
+        await db.checkpointer.settled()
+        assert in_file() == 9
         async with db.read() as session:
             assert (
                 await session.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))

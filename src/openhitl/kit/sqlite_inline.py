@@ -118,10 +118,14 @@ class Checkpointer:
         except sqlite3.Error as error:
             log.warning("WAL checkpoint failed; the next one will catch up", error=str(error))
 
-    async def close(self) -> None:
+    async def settled(self) -> None:
+        """Returns once the checkpoint under way (if any) has finished."""
         if self._running is not None:
             with suppress(Exception):
                 await self._running
+
+    async def close(self) -> None:
+        await self.settled()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
