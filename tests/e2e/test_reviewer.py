@@ -288,9 +288,11 @@ def test_a_push_shows_a_notification_that_opens_the_request(
 
     cdp = page.context.new_cdp_session(page)
     registrations: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
     cdp.on(
         "ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"])
     )
+    cdp.on("ServiceWorker.workerVersionUpdated", lambda event: versions.extend(event["versions"]))
     cdp.send("ServiceWorker.enable")
     # A page that loaded while the worker was activating may stay uncontrolled: the next load is controlled.
     # (page.evaluate, not wait_for_function: the page's CSP forbids the eval that polling uses.)
@@ -298,8 +300,15 @@ def test_a_push_shows_a_notification_that_opens_the_request(
     if not page.evaluate("navigator.serviceWorker.controller !== null"):
         page.reload()
     assert page.evaluate("navigator.serviceWorker.controller !== null")
+    # A push goes to the registration's active worker: wait until one is activated and running (a message
+    # delivered while the worker is still starting can be dropped by the browser).
     for _ in range(100):
-        if registrations:
+        ready = {
+            v["registrationId"]
+            for v in versions
+            if v.get("status") == "activated" and v.get("runningStatus") == "running"
+        }
+        if registrations and registrations[0]["registrationId"] in ready:
             break
         page.wait_for_timeout(50)
     cdp.send(
