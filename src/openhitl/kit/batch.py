@@ -38,7 +38,8 @@ class GroupCommit:
         self.drainers = drainers
         self.max_batch = max_batch
         self._queue: list[tuple[Job, asyncio.Future[Any]]] = []
-        self._draining = 0  # counted by the drainers themselves: a finished one is gone at once
+        # A drainer leaves this set itself as it ends (not in a done callback, which runs a turn later):
+        # a job queued after the last one left must start a new drainer.
         self._drainers: set[asyncio.Task[None]] = set()
         self.batches = 0  # how many transactions ran, for tests and metrics
         self.jobs = 0
@@ -47,11 +48,8 @@ class GroupCommit:
         """Runs `job` in the next batch; returns its result once the batch has committed."""
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((job, done))
-        if self._draining < self.drainers:
-            self._draining += 1
-            drainer = asyncio.create_task(self._drain(), name="openhitl-group-commit")
-            self._drainers.add(drainer)
-            drainer.add_done_callback(self._drainers.discard)
+        if len(self._drainers) < self.drainers:
+            self._drainers.add(asyncio.create_task(self._drain(), name="openhitl-group-commit"))
         return await done
 
     async def _drain(self) -> None:
@@ -60,7 +58,8 @@ class GroupCommit:
                 batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
                 await self._commit(batch)
         finally:
-            self._draining -= 1
+            if (me := asyncio.current_task()) is not None:
+                self._drainers.discard(me)
 
     async def _commit(self, batch: list[tuple[Job, asyncio.Future[Any]]]) -> None:
         succeeded: list[tuple[asyncio.Future[Any], Any]] = []
@@ -74,10 +73,8 @@ class GroupCommit:
                     if result is not _FAILED:
                         succeeded.append((done, result))
         except BaseException as exc:
-            for done, _ in succeeded:
-                if not done.done():
-                    done.set_exception(exc)
-            for _, done in batch:  # the batch failed before its jobs ran (no connection, say)
+            # Nothing of the batch committed: every job not already answered (by its own failure) hears why.
+            for _, done in batch:
                 if not done.done():
                     done.set_exception(exc)
             if not isinstance(exc, Exception):

@@ -23,20 +23,7 @@ _PARAMETER = re.compile(r"{[^}]+}")
 @dataclass(frozen=True)
 class PathTemplate:
     path: str
-    pattern: re.Pattern[str]
-    # One number per segment: 2 literal, 1 literal with a parameter in it, 0 parameter only.
-    specificity: tuple[int, ...]
     methods: frozenset[str]
-
-
-def _compile(path: str) -> re.Pattern[str]:
-    pieces = _PARAMETER.split(path)
-    return re.compile("^" + "[^/]+".join(re.escape(piece) for piece in pieces) + "$")
-
-
-def _specificity(path: str) -> tuple[int, ...]:
-    segments = path.strip("/").split("/")
-    return tuple(2 if not _PARAMETER.search(s) else 1 if _PARAMETER.sub("", s) else 0 for s in segments)
 
 
 def path_templates(routes: Sequence[BaseRoute]) -> list[PathTemplate]:
@@ -45,18 +32,15 @@ def path_templates(routes: Sequence[BaseRoute]) -> list[PathTemplate]:
     for context in iter_route_contexts(routes):
         if context.methods and context.path:
             methods.setdefault(context.path, set()).update(context.methods)
-    return [
-        PathTemplate(path, _compile(path), _specificity(path), frozenset(found))
-        for path, found in methods.items()
-    ]
+    return [PathTemplate(path, frozenset(found)) for path, found in methods.items()]
 
 
 class PathIndex:
     """The most specific template for a path, found by walking its segments (not by trying every template).
 
     Each level tries literal segments first, then segments that mix text and a parameter, then plain
-    parameters, and backtracks: the first template reached this way is the one `specificity` ranks
-    highest, since it compares segments left to right with literal > mixed > parameter.
+    parameters, and backtracks: the first template reached this way is the most specific one, comparing
+    segments left to right with literal > mixed > parameter.
     """
 
     def __init__(self, templates: Sequence[PathTemplate]) -> None:
@@ -76,7 +60,7 @@ class _Node:
 
     def __init__(self) -> None:
         self.literal: dict[str, _Node] = {}
-        self.mixed: list[tuple[re.Pattern[str], _Node]] = []
+        self.mixed: dict[str, tuple[re.Pattern[str], _Node]] = {}  # by segment template
         self.parameter: _Node | None = None
         self.template: PathTemplate | None = None
 
@@ -87,15 +71,11 @@ class _Node:
             if self.parameter is None:
                 self.parameter = _Node()
             return self.parameter
-        pattern = re.compile(
-            "^" + "[^/]+".join(re.escape(piece) for piece in _PARAMETER.split(segment)) + "$"
-        )
-        for known, node in self.mixed:
-            if known.pattern == pattern.pattern:
-                return node
-        node = _Node()
-        self.mixed.append((pattern, node))
-        return node
+        if segment not in self.mixed:
+            pieces = _PARAMETER.split(segment)
+            pattern = re.compile("^" + "[^/]+".join(re.escape(piece) for piece in pieces) + "$")
+            self.mixed[segment] = (pattern, _Node())
+        return self.mixed[segment][1]
 
     def find(self, segments: list[str], depth: int) -> PathTemplate | None:
         if depth == len(segments):
@@ -104,7 +84,7 @@ class _Node:
         literal = self.literal.get(segment)
         if literal is not None and (found := literal.find(segments, depth + 1)) is not None:
             return found
-        for pattern, node in self.mixed:
+        for pattern, node in self.mixed.values():
             if pattern.match(segment) and (found := node.find(segments, depth + 1)) is not None:
                 return found
         if self.parameter is not None and segment:

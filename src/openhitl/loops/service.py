@@ -1,7 +1,9 @@
 """Loop rules: who may see, change and delete a loop, invite codes, members."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,8 +37,9 @@ class LoopAccess:
         return self.membership.role == "creator"
 
 
-def loop_setting(loop: Loop, name: str, default: bool = False) -> bool:
-    return bool((loop.settings or {}).get(name, default))
+def loop_setting(settings: Mapping[str, Any] | None, name: str, default: bool = False) -> bool:
+    """One switch of a loop's `settings` (as stored: absent keys take their default)."""
+    return bool((settings or {}).get(name, default))
 
 
 async def get_access(session: AsyncSession, *, loop_id: str, user_id: str) -> LoopAccess:

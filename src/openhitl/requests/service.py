@@ -20,6 +20,7 @@ from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
 from openhitl.kit.prepared import Statements, driver, savepoint
 from openhitl.loops.models import MANAGER_ROLES, Loop
+from openhitl.loops.service import loop_setting
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle, repository
 from openhitl.requests.models import PRIORITY_RANK, Feedback, IdempotencyKey, Request
@@ -165,9 +166,9 @@ def _check_may_create(access: repository.CreateAccess | None) -> repository.Crea
         raise NotFound("Loop not found")
     if access.role == "creator":
         return access
-    if access.role == "admin" and access.settings.get("admins_can_create_requests", True):
+    if access.role == "admin" and loop_setting(access.settings, "admins_can_create_requests", True):
         return access
-    if access.settings.get("members_can_create_requests"):
+    if loop_setting(access.settings, "members_can_create_requests"):
         return access
     raise Forbidden("Only loop creators and admins can create requests")
 
