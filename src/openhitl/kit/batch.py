@@ -3,15 +3,19 @@
 Creating a request runs a few statements of some tens of microseconds; opening a session, checking out the
 connection, BEGIN and COMMIT cost several times that, and on SQLite every unit of work queues for the one
 writer anyway. `GroupCommit.run(job)` queues the job; a drainer takes everything queued, opens one unit of
-work (`Database.write`), runs each job in its own savepoint, and commits once. Each caller gets its
-answer only after that commit, so a 2xx still means the write is durable; a job that fails gets its own
-error at once and leaves nothing behind (its savepoint is rolled back, and what it added to the lists in
-`session.info` named by `Database.job_buffers`, such as the events buffered for the log, is dropped), and
-the others go on. If the commit itself fails, every job of the batch gets that error.
+work (`Database.write`), runs the jobs one after the other, and commits once. Each caller gets its answer
+only after that commit, so a 2xx still means the write is durable.
+
+Jobs rarely fail, and a savepoint around each would cost two more round trips per job. So a batch first
+runs without them; if a job fails, that transaction is rolled back whole and the batch runs again, each
+job in its own savepoint: the failing job gets its error and leaves nothing behind (its savepoint is rolled
+back, and what it added to the lists in `session.info` named by `Database.job_buffers`, such as the events
+buffered for the log, is dropped), and the others commit. A job may therefore run twice, and must do
+nothing outside its session. If the commit itself fails, every job of the batch gets that error.
 
 Jobs get the batch's session: they may use the ORM, and they must flush what they add (the drainer
-flushes after each job, inside its savepoint, so nothing of one job is left pending for another's
-failure to discard). The after-commit hooks see the whole batch at once (its events in commit order).
+flushes after each job, so nothing of one job is left pending for another's failure to discard). The
+after-commit hooks see the whole batch at once (its events in commit order).
 """
 
 import asyncio
@@ -62,16 +66,12 @@ class GroupCommit:
                 self._drainers.discard(me)
 
     async def _commit(self, batch: list[tuple[Job, asyncio.Future[Any]]]) -> None:
-        succeeded: list[tuple[asyncio.Future[Any], Any]] = []
         try:
-            async with self.db.write() as session:
-                connection = await prepared.driver(session)
-                for number, (job, done) in enumerate(batch):
-                    if done.cancelled():
-                        continue
-                    result = await self._run_one(session, connection, job, done, number)
-                    if result is not _FAILED:
-                        succeeded.append((done, result))
+            try:
+                results = await self._run(batch, careful=False)
+            except _JobFailed:
+                # Rolled back whole; again, each job in its own savepoint, so that only the failing ones fail.
+                results = await self._run(batch, careful=True)
         except BaseException as exc:
             # Nothing of the batch committed: every job not already answered (by its own failure) hears why.
             for _, done in batch:
@@ -83,9 +83,40 @@ class GroupCommit:
         finally:
             self.batches += 1
             self.jobs += len(batch)
-        for done, result in succeeded:
+        for done, result in results:
             if not done.done():
                 done.set_result(result)
+
+    async def _run(
+        self, batch: list[tuple[Job, asyncio.Future[Any]]], *, careful: bool
+    ) -> list[tuple[asyncio.Future[Any], Any]]:
+        """One transaction for the batch: the jobs' results once it committed. A failing job raises
+        `_JobFailed` unless `careful`, when it gets its error and the others go on."""
+        succeeded: list[tuple[asyncio.Future[Any], Any]] = []
+        async with self.db.write() as session:
+            connection = await prepared.driver(session)
+            if not careful:
+                session.info[prepared.DEFERRED] = {}  # a job's failure must be its own when careful
+            for number, (job, done) in enumerate(batch):
+                if done.done():  # cancelled by its caller, or failed in its own savepoint before
+                    continue
+                if careful:
+                    result = await self._run_one(session, connection, job, done, number)
+                    if result is _FAILED:
+                        continue
+                else:
+                    try:
+                        result = await job(session)
+                        if session.new or session.dirty or session.deleted:
+                            await session.flush()
+                    except Exception as exc:
+                        raise _JobFailed from exc
+                succeeded.append((done, result))
+            try:
+                await prepared.run_deferred(session)
+            except Exception as exc:
+                raise _JobFailed from exc
+        return succeeded
 
     async def _run_one(
         self,
@@ -115,3 +146,7 @@ class GroupCommit:
 
 
 _FAILED = object()
+
+
+class _JobFailed(Exception):
+    """A job of a batch run without savepoints failed: roll the batch back and run it carefully."""

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,7 +20,7 @@ from openhitl.kit.bodies import unparseable_body_hint
 from openhitl.kit.db import database_unavailable
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError
-from openhitl.kit.routing import PathIndex, method_not_allowed, path_templates
+from openhitl.kit.routing import DirectHandler, PathIndex, PathTemplate, method_not_allowed, path_templates
 from openhitl.kit.validation import summarise
 
 log = structlog.get_logger("openhitl.http")
@@ -55,6 +56,7 @@ class Detached(Protocol):
 
 
 MAX_BODY_BYTES = 1_048_576
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # An incoming X-Request-ID is kept when it is short and plain (safe in headers and log lines); else a new one.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -71,20 +73,18 @@ async def _refuse(send: Send, status: int, msg: str, data: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def guard_input(scope: Scope, receive: Receive, send: Send) -> Receive | None:
-    """Refuses a body that is too large, before any handler runs (unstorable text: see kit.bodies).
-
-    Returns the `receive` to hand on (the body replayed), or None when it already answered.
-    """
-    if scope["method"] not in ("POST", "PUT", "PATCH", "DELETE"):
-        return receive
+async def read_body(scope: Scope, receive: Receive, send: Send) -> bytes | None:
+    """The body of a request that may have one; refuses one that is too large, before any handler runs
+    (unstorable text: see kit.bodies). b"" for the other methods, None when it already answered."""
+    if scope["method"] not in BODY_METHODS:
+        return b""
     chunks: list[bytes] = []
     size = 0
     more = True
     while more:
         message = await receive()
         if message["type"] != "http.request":
-            return receive
+            break
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
@@ -92,7 +92,11 @@ async def guard_input(scope: Scope, receive: Receive, send: Send) -> Receive | N
             return None
         chunks.append(chunk)
         more = message.get("more_body", False)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the layers inside: the body read once more, then what the client sends next."""
     replayed = False
 
     async def replay() -> Message:
@@ -105,12 +109,23 @@ async def guard_input(scope: Scope, receive: Receive, send: Send) -> Receive | N
     return replay
 
 
+async def answer_error(request: Request, exc: Exception) -> Response:
+    """The app's answer to an exception, by the handler `install_error_handlers` registered for its type."""
+    handlers = request.app.exception_handlers
+    for kind in type(exc).__mro__:
+        if kind in handlers:
+            answer: Response = await handlers[kind](request, exc)
+            return answer
+    raise exc
+
+
 class FrontDoor:
     """What every HTTP request passes before routing, in one layer (each layer is a wrapped `send` and
     a suspended coroutine per request): an X-Request-ID on every answer and in every log line, bodies over
     the limit refused, 405 for a path whose routes lack the method (kit/routing.py), CORS, the
     X-RateLimit-* headers, and `on_response(route template, method, status)` for the metrics. It also
-    sends the rest of a response detached from the layers (see DETACH), with the request's id still bound.
+    sends the rest of a response detached from the layers (see DETACH), with the request's id still bound,
+    and hands requests of routes served directly (kit/routing.py) to their handlers.
 
     CORS is Starlette's middleware, entered only by requests that carry an Origin: the others need no CORS
     headers, only `Vary: Origin` (their answer differs from a cross-origin request's).
@@ -165,8 +180,16 @@ class FrontDoor:
 
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            guarded = await guard_input(scope, receive, send_with_headers)
-            if guarded is None:
+            body = await read_body(scope, receive, send_with_headers)
+            if body is None:
+                return
+            guarded = replaying(body, receive) if method in BODY_METHODS else receive
+            if (
+                template is not None
+                and origin is None  # cross-origin requests pass through CORS in the app
+                and (direct := template.direct.get(method)) is not None
+                and await self._serve_directly(direct, template, scope, body, guarded, send_with_headers)
+            ):
                 return
             refused = method_not_allowed(template, method) if template is not None else None
             if refused is None:
@@ -185,6 +208,27 @@ class FrontDoor:
                 await response.finish(guarded, send)
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
+
+    @staticmethod
+    async def _serve_directly(
+        handler: DirectHandler,
+        template: PathTemplate,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+    ) -> bool:
+        """Whether `handler` answered; when it declines, the app answers instead."""
+        scope["path_params"] = template.parameters(scope["path"])
+        request = Request(scope, receive)
+        try:
+            response = await handler(request, body)
+        except Exception as exc:
+            response = await answer_error(request, exc)
+        if response is None:
+            return False
+        await response(scope, receive, send)
+        return True
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -22,6 +22,7 @@ from openhitl.kit import sqlite_inline
 
 Processor = Callable[[Any], Any] | None
 DRIVER = "openhitl.driver"
+DEFERRED = "openhitl.deferred"
 
 
 class Prepared:
@@ -102,6 +103,24 @@ class Driver:
             found = await self._connection.fetchrow(prepared.sql, *arguments)
         return None if found is None else prepared.row(found)
 
+    async def fetchall(self, statements: Statements, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        prepared = statements.get(self.dialect)
+        arguments = prepared.arguments(values)
+        if self._sqlite:
+            found = await self._connection.fetchall(prepared.sql, arguments)
+        else:
+            found = await self._connection.fetch(prepared.sql, *arguments)
+        return [prepared.row(row) for row in found]
+
+    async def executemany(self, statements: Statements, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per row, sent together (asyncpg pipelines them: one round trip)."""
+        prepared = statements.get(self.dialect)
+        arguments = [prepared.arguments(values) for values in rows]
+        if self._sqlite:
+            (await self._connection.run(self._connection.raw.executemany, prepared.sql, arguments)).close()
+        else:
+            await self._connection.executemany(prepared.sql, arguments)
+
     async def savepoint(self, name: str) -> None:
         await self._plain(f"SAVEPOINT {name}")
 
@@ -136,6 +155,26 @@ async def driver(session: AsyncSession) -> Driver:
             await _begin_asyncpg(raw.dbapi_connection)
         found = session.info[DRIVER] = Driver(connection.dialect, raw.driver_connection)
     return found
+
+
+async def execute_soon(session: AsyncSession, statements: Statements, values: Mapping[str, Any]) -> None:
+    """Runs a write now or, where the unit of work defers them (kit/batch.py's group commit), with the
+    other rows of the same statement just before its commit, in one round trip. Only for writes nothing in
+    the unit of work reads back, and that nothing written after them depends on (a foreign key, say)."""
+    deferred: dict[Statements, list[Mapping[str, Any]]] | None = session.info.get(DEFERRED)
+    if deferred is None:
+        await (await driver(session)).execute(statements, values)
+    else:
+        deferred.setdefault(statements, []).append(values)
+
+
+async def run_deferred(session: AsyncSession) -> None:
+    """The writes `execute_soon` deferred, each statement's rows in the order they came; deferring ends."""
+    deferred: dict[Statements, list[Mapping[str, Any]]] | None = session.info.pop(DEFERRED, None)
+    if deferred:
+        connection = await driver(session)
+        for statements, rows in deferred.items():
+            await connection.executemany(statements, rows)
 
 
 @asynccontextmanager

@@ -188,6 +188,14 @@ class InlineConnection:
         finally:
             cursor.close()
 
+    async def fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """One statement and all its rows, for statements prepared by kit/prepared.py."""
+        cursor = await self.run(self.raw.execute, sql, parameters)
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
     async def execute_now(self, sql: str, parameters: Sequence[Any]) -> None:
         (await self.run(self.raw.execute, sql, parameters)).close()
 

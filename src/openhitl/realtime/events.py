@@ -6,9 +6,10 @@ never skips an event that committed late.
 """
 
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.kit.db import Database
@@ -19,10 +20,22 @@ PENDING = "openhitl.pending_events"
 WRITTEN = "openhitl.written_events"
 HINTS = "openhitl.hints"
 EVENT_COLUMNS = ("type", "loop_id", "request_id", "actor_id", "data", "created_at")
-_INSERT_EVENT = Statements(
-    lambda: insert(cast(Table, Event.__table__)).returning(Event.__table__.c.id),
-    keys=EVENT_COLUMNS,
-)
+MAX_ROWS = 64  # events per INSERT: a batch of creates writes its events in one statement
+
+
+@cache
+def _insert_events(rows: int) -> Statements:
+    """INSERT of `rows` events in one statement, their values bound as `<column>_<row>`."""
+    table = cast(Table, Event.__table__)
+
+    def build() -> Any:
+        values = [
+            {name: bindparam(f"{name}_{row}", type_=table.c[name].type) for name in EVENT_COLUMNS}
+            for row in range(rows)
+        ]
+        return insert(table).values(values).returning(table.c.id)
+
+    return Statements(build, keys=[f"{name}_{row}" for row in range(rows) for name in EVENT_COLUMNS])
 
 
 def hints(session: AsyncSession) -> dict[str, Any]:
@@ -71,11 +84,17 @@ def install(db: Database) -> None:
         if pending:
             await db.serialize_commits(session)
             connection = await driver(session)
-            written = []
-            for event in pending:  # one at a time, so ids follow the order the events were recorded in
-                row = await connection.fetchone(_INSERT_EVENT, event)
-                assert row is not None
-                written.append({"id": row[0], **event})
+            written: list[dict[str, Any]] = []
+            for start in range(0, len(pending), MAX_ROWS):
+                chunk = pending[start : start + MAX_ROWS]
+                values = {
+                    f"{name}_{row}": value for row, event in enumerate(chunk) for name, value in event.items()
+                }
+                returned = await connection.fetchall(_insert_events(len(chunk)), values)
+                # Both databases number a statement's rows in the order of its VALUES; RETURNING need
+                # not list them in that order, so the ids are sorted back onto the events.
+                ids = sorted(row[0] for row in returned)
+                written.extend({"id": id, **event} for id, event in zip(ids, chunk, strict=True))
             session.info.setdefault(WRITTEN, []).extend(written)
             hint = hints(session)
             hint["events"] = True

@@ -1,17 +1,20 @@
 """HTTP routes for requests (HITL.sh §3.3): create, list, get, update, cancel, feedback."""
 
+import json
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Header, Path, Query, Request
+from starlette.responses import Response
 
-from openhitl.accounts.auth import RequestsRead, RequestsWrite
+from openhitl.accounts.auth import Principal, RequestsRead, RequestsWrite, authenticate_with, permitted
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import ID_PATTERN, is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, OffsetQuery, choice, optional_id
+from openhitl.kit.routing import served_directly
+from openhitl.kit.state import AppState
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import service as loops_service
 from openhitl.realtime.router import read_request, render, wait_until_closed
@@ -70,20 +73,14 @@ PriorityQuery = Annotated[str | None, choice(PRIORITIES, "low, medium, high, cri
 SortQuery = Annotated[str | None, choice(SORTS, ", ".join(SORTS))]
 
 
-@router.post(
-    "/loops/{loop_id}/requests", status_code=201, responses=error_responses(400, 401, 403, 404, 409, 429)
-)
-async def create_request(
-    loop_id: LoopId,
-    body: RequestCreate,
-    principal: RequestsWrite,
-    state: State,
-    idempotency_key: Annotated[
-        str | None,
-        Header(max_length=255, description="Retries with the same key and body return the first request"),
-    ] = None,
-) -> Envelope[RequestCreated]:
-    """Send a request to a loop's reviewers."""
+IDEMPOTENCY_KEY_MAX = 255
+CREATED_MSG = "Request created and broadcasted successfully"
+JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
+
+
+async def _create(
+    state: AppState, *, loop_id: str, body: RequestCreate, principal: Principal, idempotency_key: str | None
+) -> Response:
     job = partial(
         service.create,
         loop_id=loop_id,
@@ -96,12 +93,62 @@ async def create_request(
     )
     # Creates arriving together commit together (kit/batch.py); the answer waits for that commit.
     created = await state.db.group_commit.run(job)
-    envelope = ok(presenter.created(created.values), "Request created and broadcasted successfully")
-    if created.replayed:
-        return JSONResponse(  # type: ignore[return-value]
-            envelope.model_dump(mode="json"), status_code=201, headers={"Idempotent-Replayed": "true"}
-        )
-    return envelope
+    envelope = Envelope[RequestCreated](msg=CREATED_MSG, data=presenter.created(created.values))
+    return Response(
+        envelope.model_dump_json(by_alias=True),
+        status_code=201,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"} if created.replayed else None,
+    )
+
+
+async def create_request_directly(request: Request, body: bytes) -> Response | None:
+    """`create_request` without FastAPI's routing and dependency solving (kit/routing.py), for input that
+    passes validation; the rest goes to the route, for its usual errors."""
+    headers = request.headers
+    loop_id = request.path_params["loop_id"]
+    idempotency_key = headers.get("idempotency-key")
+    if (
+        not is_valid_id(loop_id)
+        or (idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX)
+        or headers.get("content-type", "").lower() not in JSON_TYPES
+    ):
+        return None
+    try:
+        parsed = RequestCreate.model_validate(json.loads(body))
+    except (ValueError, RecursionError):  # pydantic's ValidationError is a ValueError too
+        return None
+    state: AppState = request.app.state.openhitl
+    principal = permitted(await authenticate_with(request, state), "requests:write")
+    return await _create(
+        state, loop_id=loop_id, body=parsed, principal=principal, idempotency_key=idempotency_key
+    )
+
+
+@router.post(
+    "/loops/{loop_id}/requests",
+    status_code=201,
+    response_model=Envelope[RequestCreated],
+    responses=error_responses(400, 401, 403, 404, 409, 429),
+)
+@served_directly(create_request_directly)
+async def create_request(
+    loop_id: LoopId,
+    body: RequestCreate,
+    principal: RequestsWrite,
+    state: State,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=IDEMPOTENCY_KEY_MAX,
+            description="Retries with the same key and body return the first request",
+        ),
+    ] = None,
+) -> Response:
+    """Send a request to a loop's reviewers."""
+    return await _create(
+        state, loop_id=loop_id, body=body, principal=principal, idempotency_key=idempotency_key
+    )
 
 
 @router.get("/requests", responses=error_responses(400, 401, 403, 429))

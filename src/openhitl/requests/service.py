@@ -18,7 +18,7 @@ from openhitl.delivery.request_emails import wants_email
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
-from openhitl.kit.prepared import Statements, driver, savepoint
+from openhitl.kit.prepared import Statements, driver, execute_soon, savepoint
 from openhitl.loops.models import MANAGER_ROLES, Loop
 from openhitl.loops.service import loop_setting
 from openhitl.realtime.events import append_event
@@ -237,9 +237,8 @@ async def create(
         "created_at": now,
         "updated_at": now,
     }
-    if not idempotency_key:
-        await _insert_request(session, row)
-    else:
+    reaches_anyone = _reaches_anyone(access, row)  # most creates queue no webhook, push or email
+    if idempotency_key:
         try:
             # A savepoint, so that losing an Idempotency-Key race leaves the unit of work usable.
             async with savepoint(session):
@@ -259,6 +258,10 @@ async def create(
             if existing is None:
                 raise
             return await _replay(session, existing, digest)
+    elif reaches_anyone:
+        await _insert_request(session, row)
+    else:  # nothing else this unit of work writes refers to the row: it may go with the batch's others
+        await execute_soon(session, _INSERT_REQUEST, row)
     await append_event(
         session,
         type="request.created",
@@ -268,7 +271,7 @@ async def create(
         actor_id=user_id,
         data={"priority": body.priority, "processing_type": body.processing_type},
     )
-    if _reaches_anyone(access, row):  # most creates queue no webhook, push or email: no lookups then
+    if reaches_anyone:  # no lookups otherwise
         # Nothing in the database adds to a new request: the object is the row as inserted.
         request = Request(**row)
         await fanout.request_event(
