@@ -161,3 +161,28 @@ async def test_a_job_whose_statement_fails_in_the_database_does_not_spoil_the_ba
     )
     assert outcomes[0] == "first" and outcomes[2] == "third" and isinstance(outcomes[1], Exception)
     assert await count(db, "first-row") == 1 and await count(db, "third") == 1
+
+
+def deferring(kind: str) -> Any:
+    """A job whose row waits for the end of the batch (prepared.execute_soon); a None kind breaks it there."""
+
+    async def job(session: AsyncSession) -> str | None:
+        await prepared.execute_soon(session, INSERT, {**event("deferred"), "type": kind})
+        return kind
+
+    return job
+
+
+async def test_deferred_rows_go_in_at_the_end_and_a_bad_one_fails_only_its_job(db: Database) -> None:
+    outcomes = await asyncio.gather(
+        *(db.group_commit.run(deferring(kind)) for kind in ("kept-1", None, "kept-2")),  # type: ignore[arg-type]
+        return_exceptions=True,
+    )
+    assert outcomes[0] == "kept-1" and outcomes[2] == "kept-2", outcomes
+    assert isinstance(outcomes[1], Exception) and "null" in str(outcomes[1]).lower()
+    # The batch failed at its deferred insert, was rolled back whole, and ran again job by job.
+    assert db.group_commit.batches == 1
+    assert await count(db, "kept-1") == 1 and await count(db, "kept-2") == 1
+    async with db.write() as session:  # outside a batch nothing is deferred: the row is there at once
+        await prepared.execute_soon(session, INSERT, event("at-once"))
+        assert await session.scalar(text("SELECT count(*) FROM events WHERE type = 'at-once'")) == 1
