@@ -63,7 +63,16 @@ def serve(
     settings = _settings()
     _migrate_in_child()
     app = create_app(settings, freeze_after_start=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True, server_header=False)
+    # No access log: its logger is held at WARNING (kit/logging.py), and uvicorn would still build each line.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+        access_log=False,
+    )
 
 
 @cli.command()

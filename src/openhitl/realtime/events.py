@@ -19,6 +19,8 @@ from openhitl.realtime.models import Event
 PENDING = "openhitl.pending_events"
 WRITTEN = "openhitl.written_events"
 HINTS = "openhitl.hints"
+# Requests this unit of work closed, with who answered them: this process's waiters answer from them.
+CLOSED = "openhitl.closed_requests"
 EVENT_COLUMNS = ("type", "loop_id", "request_id", "actor_id", "data", "created_at")
 MAX_ROWS = 64  # events per INSERT: a batch of creates writes its events in one statement
 
@@ -69,6 +71,14 @@ async def append_event(
         wake.setdefault("loops", set()).add(loop_id)
     if request_id:
         wake.setdefault("requests", set()).add(request_id)
+
+
+def closing(session: AsyncSession, request: Any, responder: Any = None) -> None:
+    """Keeps a request this unit of work moved to a terminal state (an ORM object with every column
+    loaded), and the `UserRef` of who answered it if known, for this process's waiters: once the commit
+    is handed to the event feed they answer from it, without reading the request back (realtime/router.py).
+    """
+    session.info.setdefault(CLOSED, {})[request.id] = (request, responder)
 
 
 def install(db: Database) -> None:

@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import func, or_, select
 
 from openhitl.kit.db import Database
-from openhitl.realtime.events import WRITTEN
+from openhitl.realtime.events import CLOSED, WRITTEN
 from openhitl.realtime.models import Event
 
 log = structlog.get_logger("openhitl.feed")
@@ -93,14 +93,16 @@ class Following:
 
 
 class Subscriber(Following):
-    """A waiter (long-poll, one request's outcome): matching events in an asyncio queue."""
+    """A waiter (long-poll, one request's outcome): matching events in an asyncio queue, and the requests
+    they closed as this process committed them (`events.closing`), to answer from without a read."""
 
-    __slots__ = ("overflowed", "queue")
+    __slots__ = ("closed", "overflowed", "queue")
 
     def __init__(self, user_id: str | None, loops: Iterable[str] = (), requests: Iterable[str] = ()) -> None:
         super().__init__(user_id, loops, requests)
         self.queue: asyncio.Queue[FeedEvent] = asyncio.Queue(maxsize=MAX_WAITING)
         self.overflowed = False
+        self.closed: dict[str, tuple[Any, Any]] = {}
 
     def offer(self, event: FeedEvent) -> None:
         try:
@@ -226,7 +228,7 @@ class EventFeed:
         if written[0]["id"] != self.last_id + 1:
             self._wakeup.set()  # a gap: someone else's events, or ours out of turn; read them in order
             return
-        self._dispatch(from_written(event) for event in written)
+        self._dispatch((from_written(event) for event in written), closed=info.get(CLOSED))
 
     def subscribe(
         self, *, user_id: str | None, loops: Iterable[str] = (), requests: Iterable[str] = ()
@@ -275,11 +277,15 @@ class EventFeed:
         self._dispatch(to_feed_event(row) for row in rows if row.id > self.last_id)
         return len(rows)
 
-    def _dispatch(self, events: Iterable[FeedEvent]) -> None:
+    def _dispatch(
+        self, events: Iterable[FeedEvent], closed: dict[str, tuple[Any, Any]] | None = None
+    ) -> None:
         for event in events:
             self.last_id = event.id
             for subscriber in list(self._subscribers):
                 if subscriber.wants(event):
+                    if closed and event.request_id in closed and isinstance(subscriber, Subscriber):
+                        subscriber.closed[event.request_id] = closed[event.request_id]
                     subscriber.offer(event)
 
 

@@ -109,7 +109,13 @@ async def wait_until_closed(
     user_id: str,
     seconds: float,
 ) -> Seen:
-    """Re-reads the request whenever one of its events arrives, until it is closed or time is up."""
+    """Re-reads the request whenever one of its events arrives, until it is closed or time is up.
+
+    When this process closed it, and the first read rendered the open request, the answer is made from
+    the two without another read: the request as its closing unit of work left it, and the loop,
+    recipients and feedback read before (`presenter.closed_detail`).
+    """
+    parked = seen.detail
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not seen.closed:
@@ -120,6 +126,12 @@ async def wait_until_closed(
             await asyncio.wait_for(subscriber.queue.get(), timeout=remaining)
         except TimeoutError:
             break
+        closed = subscriber.closed.get(request_id)
+        if closed is not None and parked is not None:
+            request, responder = closed
+            if responder is not None or request.response_by is None:
+                readable = Readable(request, seen.readable.loop, seen.readable.role)
+                return Seen(readable, presenter.closed_detail(parked, request, responder))
         seen = await read_request(state, request_id=request_id, user_id=user_id)
     return seen
 
@@ -133,7 +145,8 @@ async def request_outcome_stream(
     """Server-sent events: one `completed`, `cancelled` or `timeout` event with the request, then the end."""
     subscriber = state.feed.subscribe(user_id=None, requests=[request_id])
     try:
-        seen = await read_request(state, request_id=request_id, user_id=principal.user_id)
+        # Rendered now, so that a close this process commits is answered without reading it back.
+        seen = await read_request(state, request_id=request_id, user_id=principal.user_id, render=True)
     except Exception:
         state.feed.unsubscribe(subscriber)
         raise

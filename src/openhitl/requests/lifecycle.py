@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery import fanout
-from openhitl.realtime.events import append_event
-from openhitl.requests.models import Request, status_in
+from openhitl.realtime.events import append_event, closing
+from openhitl.requests.models import TERMINAL_STATUSES, Request, status_in
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ async def _moved(
     event_data: dict[str, Any] | None = None,
 ) -> None:
     """What every transition sets in motion: its side effects and its audit event."""
+    if transition.target in TERMINAL_STATUSES:
+        closing(session, request)
     await fanout.request_event(session, event=transition.event, request=request, actor_id=actor_id, now=now)
     await append_event(
         session,

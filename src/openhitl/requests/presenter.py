@@ -33,7 +33,13 @@ def plain_answer(request: Request) -> object:
         return request.response_data
 
 
-def summary(request: Request, *, loop_name: str | None, responder: User | None) -> RequestSummary:
+def user_ref(user: User | UserRef | None) -> UserRef | None:
+    if user is None or isinstance(user, UserRef):
+        return user
+    return UserRef(user_id=user.id, name=user.name, email=user.email)
+
+
+def summary(request: Request, *, loop_name: str | None, responder: User | UserRef | None) -> RequestSummary:
     return RequestSummary(
         id=request.id,
         request_id=request.id,
@@ -63,9 +69,7 @@ def summary(request: Request, *, loop_name: str | None, responder: User | None) 
         broadcast_count=request.broadcast_count,
         notifications_sent=request.notifications_sent,
         response_by=request.response_by,
-        response_by_user=UserRef(user_id=responder.id, name=responder.name, email=responder.email)
-        if responder
-        else None,
+        response_by_user=user_ref(responder),
         response_at=request.response_at,
         response_data=request.response_data,
         response_value=plain_answer(request),
@@ -80,6 +84,17 @@ def summary(request: Request, *, loop_name: str | None, responder: User | None) 
 async def summaries(session: AsyncSession, rows: list[tuple[Request, str]]) -> list[RequestSummary]:
     responders = await repository.users_by_id(session, {r.response_by for r, _ in rows if r.response_by})
     return [summary(r, loop_name=name, responder=responders.get(r.response_by or "")) for r, name in rows]
+
+
+def closed_detail(parked: RequestRead, request: Request, responder: UserRef | None) -> RequestRead:
+    """The detail of a request just closed, from the detail read while it was open (its loop, recipients and
+    feedback) and the request as the closing unit of work left it (see realtime.events.closing)."""
+    return RequestRead(
+        **summary(request, loop_name=parked.loop_name, responder=responder).model_dump(),
+        broadcasted_to=parked.broadcasted_to,
+        broadcasted_at=request.created_at,
+        feedback=parked.feedback,
+    )
 
 
 async def detail(

@@ -224,7 +224,8 @@ async def get_request(
     # Subscribe before reading, so a decision landing in between still wakes us.
     subscriber = state.feed.subscribe(user_id=None, requests=[request_id]) if wait else None
     try:
-        seen = await read_request(state, request_id=request_id, user_id=principal.user_id, render=not wait)
+        # Rendered while open too when waiting: a close this process commits is answered from it.
+        seen = await read_request(state, request_id=request_id, user_id=principal.user_id, render=True)
         if subscriber is not None and wait:
             seen = await wait_until_closed(
                 state, subscriber, seen, request_id=request_id, user_id=principal.user_id, seconds=wait

@@ -15,6 +15,7 @@ from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
 from openhitl.loops.models import Loop
+from openhitl.realtime.events import closing
 from openhitl.requests.models import PRIORITIES
 from openhitl.requests.models import Request as ReviewRequest
 from openhitl.requests.presenter import plain_answer
@@ -246,6 +247,8 @@ async def respond_to_request(
         now=state.clock.now(),
     )
     assert answered.response_at is not None and answered.response_time_seconds is not None
+    responder = UserRef(user_id=principal.user_id, name=principal.name, email=principal.email)
+    closing(session, answered, responder)  # this process's waiters answer with who it was
     return ok(
         AnsweredOne(
             request=Answered(
@@ -254,7 +257,7 @@ async def respond_to_request(
                 status=answered.status,
                 response_data=answered.response_data,
                 response_value=plain_answer(answered),
-                response_by=UserRef(user_id=principal.user_id, name=principal.name, email=principal.email),
+                response_by=responder,
                 response_at=answered.response_at,
                 response_time_seconds=answered.response_time_seconds,
             )
