@@ -15,13 +15,14 @@ pytestmark = pytest.mark.anyio
 
 async def sweeper_statements(db: Database) -> list[tuple[str, Any]]:
     """Every statement on `requests` that an idle sweep and a sweep with nothing due execute."""
-    seen: list[tuple[str, Any]] = []
+    seen: dict[tuple[int, str], Any] = {}
 
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+    def record(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if "requests" in statement:
-            seen.append((statement, parameters))
+            # By cursor: an engine made with execution_options also fires its parent's listeners.
+            seen[(id(cursor), statement)] = parameters
 
-    engines = {db.write_engine.sync_engine, db.read_engine.sync_engine}
+    engines = {db.write_engine.sync_engine, db.read_engine.sync_engine, db.lookup_engine.sync_engine}
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
     try:
@@ -31,7 +32,7 @@ async def sweeper_statements(db: Database) -> list[tuple[str, Any]]:
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
-    return seen
+    return [(statement, parameters) for (_, statement), parameters in seen.items()]
 
 
 async def plan_of(db: Database, statement: str, parameters: Any) -> str:

@@ -99,7 +99,7 @@ class Database:
     On SQLite the writer is one connection (SQLite has one writer anyway, and queueing in the pool is
     cheaper than SQLite's sleeping busy handler); readers run beside it under WAL. The writer and the
     lookups run on the event loop's thread (kit/sqlite_inline.py); `read()` keeps aiosqlite's threads, so
-    a query that scans never holds the loop. On PostgreSQL all three share one pool.
+    a query that scans never holds the loop. On PostgreSQL all three share one pool; reads autocommit.
     """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
@@ -143,7 +143,12 @@ class Database:
             self.write_engine = create_async_engine(
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size
             )
-            self.read_engine = self.lookup_engine = self.write_engine
+            # Reads run without BEGIN and COMMIT (two round trips of three for a one-statement read): at READ
+            # COMMITTED each statement sees its own snapshot inside a transaction too. Same pool; the
+            # asyncpg adapter switches a connection's autocommit on checkout without a round trip.
+            self.read_engine = self.lookup_engine = self.write_engine.execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
         self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
         self.after_commit: list[Callable[[dict[str, Any]], None]] = []
         # Lists in `session.info` that a failed job of a group commit must leave as it found them.
@@ -199,6 +204,6 @@ class Database:
         await self.write_engine.dispose()
         if self.checkpointer is not None:
             await self.checkpointer.close()
-        if self.read_engine is not self.write_engine:
+        if self.dialect == "sqlite":  # elsewhere the three share the write engine's pool
             await self.read_engine.dispose()
             await self.lookup_engine.dispose()

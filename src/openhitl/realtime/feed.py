@@ -263,7 +263,9 @@ class EventFeed:
                 delay = min(delay * 2, 5)
 
     async def _read_once(self) -> int:
-        async with self.db.read() as session:
+        # By key, after the last id: a lookup (on SQLite, on the event loop's thread, without a thread hop
+        # each second while idle).
+        async with self.db.lookup() as session:
             rows = (
                 (
                     await session.execute(
