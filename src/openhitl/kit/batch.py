@@ -1,4 +1,4 @@
-"""Group commit: small units of work that arrive together share one transaction, each in a savepoint.
+"""Group commit: small units of work that arrive together share one transaction.
 
 Creating a request runs a few statements of some tens of microseconds; opening a session, checking out the
 connection, BEGIN and COMMIT cost several times that, and on SQLite every unit of work queues for the one
@@ -22,7 +22,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.kit import prepared
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Job = Callable[[AsyncSession], Awaitable[Any]]
-log = structlog.get_logger("openhitl.db")
 MAX_BATCH = 64
 
 
@@ -95,8 +93,8 @@ class GroupCommit:
         succeeded: list[tuple[asyncio.Future[Any], Any]] = []
         async with self.db.write() as session:
             connection = await prepared.driver(session)
-            if not careful:
-                session.info[prepared.DEFERRED] = {}  # a job's failure must be its own when careful
+            if not careful:  # careful runs write at once, so that a failing write fails its own job
+                session.info[prepared.DEFERRED] = {}
             for number, (job, done) in enumerate(batch):
                 if done.done():  # cancelled by its caller, or failed in its own savepoint before
                     continue
@@ -106,9 +104,7 @@ class GroupCommit:
                         continue
                 else:
                     try:
-                        result = await job(session)
-                        if session.new or session.dirty or session.deleted:
-                            await session.flush()
+                        result = await _run_job(session, job)
                     except Exception as exc:
                         raise _JobFailed from exc
                 succeeded.append((done, result))
@@ -130,9 +126,7 @@ class GroupCommit:
         buffered = {key: len(session.info.get(key, ())) for key in self.db.job_buffers}
         await connection.savepoint(name)
         try:
-            result = await job(session)
-            if session.new or session.dirty or session.deleted:
-                await session.flush()
+            result = await _run_job(session, job)
         except Exception as exc:
             await connection.rollback_to(name)
             for key, length in buffered.items():
@@ -143,6 +137,14 @@ class GroupCommit:
             return _FAILED
         await connection.release(name)
         return result
+
+
+async def _run_job(session: AsyncSession, job: Job) -> Any:
+    """The job, then a flush of what it added, so that nothing of it is left pending for the next job."""
+    result = await job(session)
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return result
 
 
 _FAILED = object()

@@ -26,7 +26,7 @@ DEFERRED = "openhitl.deferred"
 
 
 class Prepared:
-    """One statement, compiled for one dialect; `parameters` in the order the SQL takes them."""
+    """One statement, compiled for one dialect; `binds` in the order the SQL takes its parameters."""
 
     def __init__(
         self, statement: ClauseElement, dialect: Dialect, *, keys: Sequence[str] | None = None
@@ -95,13 +95,9 @@ class Driver:
             raise TypeError("prepared statements on SQLite need the writer's or the lookups' connection")
 
     async def fetchone(self, statements: Statements, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        prepared = statements.get(self.dialect)
-        arguments = prepared.arguments(values)
-        if self._sqlite:
-            found = await self._connection.fetchone(prepared.sql, arguments)
-        else:
-            found = await self._connection.fetchrow(prepared.sql, *arguments)
-        return None if found is None else prepared.row(found)
+        """The row of a statement that finds at most one (by key), or None."""
+        rows = await self.fetchall(statements, values)
+        return rows[0] if rows else None
 
     async def fetchall(self, statements: Statements, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         prepared = statements.get(self.dialect)
@@ -189,7 +185,7 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
 async def _begin_asyncpg(adapter: Any) -> None:
     """SQLAlchemy's asyncpg adapter sends BEGIN with its own first statement; statements sent straight to
     asyncpg before that would run outside the transaction, so begin it now (sqlalchemy is pinned: these
-    names are checked by tests/integration/test_prepared.py)."""
+    names are exercised by tests/integration/test_group_commit.py)."""
     async with adapter._execute_mutex:
         if adapter._transaction is None:
             await adapter._start_transaction()

@@ -180,14 +180,6 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self)
 
-    async def fetchone(self, sql: str, parameters: Sequence[Any]) -> Any:
-        """One statement and its first row, for statements prepared by kit/prepared.py."""
-        cursor = await self.run(self.raw.execute, sql, parameters)
-        try:
-            return cursor.fetchone()
-        finally:
-            cursor.close()
-
     async def fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """One statement and all its rows, for statements prepared by kit/prepared.py."""
         cursor = await self.run(self.raw.execute, sql, parameters)
