@@ -334,15 +334,25 @@ async def test_three_workers_deliver_each_of_a_thousand_messages_once(database_u
     await databases[0].dispose()
 
 
-async def test_run_wakes_on_wake_and_stops_on_stop(db: Database) -> None:
+@pytest.mark.parametrize(
+    ("poll_seconds", "hinted"),
+    [
+        (30, True),  # asleep for long: the hint wakes it
+        (0.1, False),  # enqueued without waking the worker, as if the hint was lost: its poll finds it
+    ],
+)
+async def test_a_queued_message_is_claimed_and_the_run_stops_on_stop(
+    db: Database, poll_seconds: float, hinted: bool
+) -> None:
     handler = Recorder()
-    worker = OutboxWorker(db, Clock(), {"test": handler}, poll_seconds=30)
+    worker = OutboxWorker(db, Clock(), {"test": handler}, poll_seconds=poll_seconds)
     stop = asyncio.Event()
     run = asyncio.create_task(worker.run(stop))
     await asyncio.sleep(0.3)  # the loop has found nothing and sleeps
 
     await add(db, Clock().now())
-    worker.wake()
+    if hinted:
+        worker.wake()
     await asyncio.wait_for(handler.called.wait(), 5)
     stop.set()
     await asyncio.wait_for(run, 5)
@@ -385,20 +395,6 @@ async def test_an_idle_run_loop_does_not_spin_and_only_reads(db: Database) -> No
     # One claim when it starts; after that, woken by its timer alone, it reads and finds nothing due.
     assert worker.claims == 1
     assert 2 <= worker.reads <= 4
-
-
-async def test_a_message_found_by_the_poll_is_claimed_without_a_hint(db: Database) -> None:
-    handler = Recorder()
-    worker = OutboxWorker(db, Clock(), {"test": handler}, poll_seconds=0.1)
-    stop = asyncio.Event()
-    run = asyncio.create_task(worker.run(stop))
-    await asyncio.sleep(0.3)  # the loop has found nothing and polls
-
-    await add(db, Clock().now())  # enqueued without waking the worker: as if the hint was lost
-    await asyncio.wait_for(handler.called.wait(), 5)
-    stop.set()
-    await asyncio.wait_for(run, 5)
-    assert len(handler.calls) == 1
 
 
 async def test_a_failing_handler_does_not_stop_the_run_loop(db: Database) -> None:
