@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -44,6 +45,7 @@ from openhitl.webhooks.router import router as webhooks_router
 
 # HITL.sh clients use /v1/api (production), /v1 (the OpenAPI reference) and /api/v1 (newer clients).
 API_PREFIXES = ("/v1/api", "/v1", "/api/v1")
+log = structlog.get_logger("openhitl.app")
 
 
 class Health(BaseModel):
@@ -89,6 +91,18 @@ def build_worker(state: AppState) -> OutboxWorker:
     return OutboxWorker(state.db, state.clock, handlers, poll_seconds=settings.worker_poll_seconds)
 
 
+def say_where_links_go(settings: Settings) -> None:
+    """Links in emails never follow a request's Host header: say at start-up where they point."""
+    if settings.base_url:
+        log.info("links in emails use OPENHITL_BASE_URL", base_url=settings.link_base_url)
+    else:
+        log.warning(
+            "OPENHITL_BASE_URL is not set: links in emails point to this server's own address; set it to "
+            "the address people use to reach this server",
+            base_url=settings.link_base_url,
+        )
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Clock | None = None, freeze_after_start: bool = False
 ) -> FastAPI:
@@ -107,6 +121,7 @@ def create_app(
         )
         app.state.background = background  # /readyz asks it whether its tasks still run
         await background.start()
+        say_where_links_go(settings)
         if freeze_after_start:
             gc.collect()
             gc.freeze()

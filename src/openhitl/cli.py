@@ -50,6 +50,21 @@ def _migrate_in_child() -> None:
         raise typer.Exit(migrated.returncode)
 
 
+def listen_url(host: str, port: int) -> str:
+    """The URL of this server as `serve` knows it: emails link there when OPENHITL_BASE_URL is unset."""
+    import ipaddress
+    import socket
+
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()  # every interface: the machine's name is the best guess
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass
+    return f"http://{host}:{port}"
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -61,6 +76,7 @@ def serve(
     from openhitl.app import create_app
 
     settings = _settings()
+    settings.listen_url = listen_url(host, port)
     _migrate_in_child()
     app = create_app(settings, freeze_after_start=True)
     # No access log: its logger is held at WARNING (kit/logging.py), and uvicorn would still build each line.

@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".openhitl")
     database_url: str | None = None
     base_url: str | None = None
+    # Where `openhitl serve` listens (set by it, not by the environment): what emails link to when
+    # OPENHITL_BASE_URL is unset. Links in emails never come from a request's Host header.
+    listen_url: str | None = Field(None, exclude=True)
     secret_key: str | None = None
     redis_url: str | None = None
     smtp_url: str | None = None
@@ -50,6 +53,10 @@ class Settings(BaseSettings):
     join_attempts_per_minute: int = Field(10, ge=1)
     join_attempts_per_minute_per_address: int = Field(30, ge=1)
     login_attempts_per_minute: int = Field(10, ge=1)
+    # Wrong codes and tokens (invite codes, join links, QR codes, invitation and sign-in links) per minute:
+    # per client address, and from all clients together (guessing spread over many addresses).
+    code_misses_per_minute_per_address: int = Field(30, ge=1)
+    code_misses_per_minute: int = Field(300, ge=1)
     # How replicas wake each other: auto (redis if configured, else postgres LISTEN/NOTIFY, else memory).
     notifier: Literal["auto", "memory", "postgres", "redis"] = "auto"
     # Background delivery (the outbox worker).
@@ -61,6 +68,11 @@ class Settings(BaseSettings):
     # Longest sleep between deadline checks and event-log reads when no hint arrives.
     deadline_poll_seconds: float = Field(1.0, gt=0)
     feed_poll_seconds: float = Field(1.0, gt=0)
+
+    @property
+    def link_base_url(self) -> str:
+        """The public URL links in emails use: configured, or the address this server listens on."""
+        return (self.base_url or self.listen_url or "http://127.0.0.1:8000").rstrip("/")
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -151,7 +151,7 @@ def ask(api: httpx.Client, loop_id: str, **overrides: Any) -> str:
     return str(answer.json()["data"]["request_id"])
 
 
-def sign_up_from_join_link(page: Page, screens: Screens, code: str, name: str) -> str:
+def sign_up_from_join_link(site: LiveServer, page: Page, screens: Screens, code: str, name: str) -> str:
     email = f"{name.lower().replace(' ', '.')}.{code.lower()}@example.com"
     page.goto(f"/join/{code}")
     expect(page.get_by_text("You're invited to review for")).to_be_visible()
@@ -161,6 +161,9 @@ def sign_up_from_join_link(page: Page, screens: Screens, code: str, name: str) -
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Create account and join").click()
+    expect(page.get_by_role("status")).to_contain_text("Check your email")
+    screens.shoot(page, "phone-sign-up-check-your-email")
+    page.goto(site.emailed_link(email, "/login/email/"))
     page.wait_for_url(re.compile(r"/$"))
     return email
 
@@ -170,7 +173,7 @@ def test_a_reviewer_joins_by_link_and_answers_each_type_as_it_arrives(
 ) -> None:
     loop = make_loop(owner_api, "Refund approvals")
     page = screens.phone()
-    sign_up_from_join_link(page, screens, loop["invite_code"], "Rita Reviewer")
+    sign_up_from_join_link(site, page, screens, loop["invite_code"], "Rita Reviewer")
     expect(page.locator("#queue-empty")).to_be_visible()
     expect(page.locator(".chip", has_text="Refund approvals")).to_be_visible()
     screens.shoot(page, "phone-home-empty")
@@ -208,7 +211,7 @@ def test_the_queue_moves_with_j_and_k_and_opens_with_enter(
 ) -> None:
     loop = make_loop(owner_api, "Keyboard loop")
     page = screens.desktop()
-    sign_up_from_join_link(page, screens, loop["invite_code"], "Kim Keys")
+    sign_up_from_join_link(site, page, screens, loop["invite_code"], "Kim Keys")
     first = ask(owner_api, loop["id"], request_text="first", priority="critical")
     second = ask(owner_api, loop["id"], request_text="second", priority="low")
     page.reload()
@@ -226,7 +229,7 @@ def test_request_text_carrying_script_stays_inert(
 ) -> None:
     loop = make_loop(owner_api, "Hostile input")
     page = screens.phone()
-    sign_up_from_join_link(page, screens, loop["invite_code"], "Sam Safe")
+    sign_up_from_join_link(site, page, screens, loop["invite_code"], "Sam Safe")
     payload = (
         '<script>window.owned = "script"</script>\n\n<img src=x onerror="window.owned = \'img\'">\n\n'
         "[click me](javascript:window.owned='link') and **bold**"
@@ -276,7 +279,7 @@ def test_a_push_shows_a_notification_that_opens_the_request(
     page = screens.phone()
     page.context.grant_permissions(["notifications"], origin=site.url)
     page.context.add_init_script(FAKE_SUBSCRIBE % json.dumps(device.subscription()))
-    sign_up_from_join_link(page, screens, loop["invite_code"], "Pat Push")
+    sign_up_from_join_link(site, page, screens, loop["invite_code"], "Pat Push")
     page.goto("/settings")
     page.get_by_role("button", name="Enable notifications").click()
     expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
@@ -351,7 +354,7 @@ def test_the_app_installs_and_shows_an_offline_page(
 ) -> None:
     loop = make_loop(owner_api, "Offline loop")
     page = screens.phone()
-    sign_up_from_join_link(page, screens, loop["invite_code"], "Olga Offline")
+    sign_up_from_join_link(site, page, screens, loop["invite_code"], "Olga Offline")
     manifest = page.evaluate(
         "fetch(document.querySelector('link[rel=manifest]').href).then((answer) => answer.json())"
     )

@@ -44,6 +44,14 @@ def sign_up(http: httpx.Client, email: str, **extra: str) -> httpx.Response:
     return http.post("/signup", json={"name": "Rita Reviewer", "email": email, "password": PASSWORD, **extra})
 
 
+def signed_up(site: LiveServer, http: httpx.Client, email: str, **extra: str) -> httpx.Response:
+    """Signs up and follows the emailed link, as the address's owner would; the sign-in's answer."""
+    asked = sign_up(http, email, **extra)
+    assert asked.status_code == 202, asked.text
+    assert "set-cookie" not in asked.headers  # nothing is made, nobody is signed in, before the link
+    return http.get(site.emailed_link(email, "/login/email/"), headers={"Accept": "application/json"})
+
+
 def link_in(sink: SmtpSink, to: str, pattern: str) -> str:
     """The first link matching `pattern` in an email to `to`, waiting for the worker to send it."""
     deadline = time.monotonic() + 15
@@ -76,16 +84,22 @@ def test_the_first_account_signs_up_freely_and_is_the_admin(tmp_path_factory: py
         next(servers, None)
 
 
-def test_sign_up_with_an_invite_code_joins_the_loop(site: LiveServer) -> None:
+def test_sign_up_with_an_invite_code_joins_the_loop(site: LiveServer, sink: SmtpSink) -> None:
     owner = site.account("owner")
     with site.client(owner) as http:
         loop = http.post("/v1/api/loops", json=SEED_LOOP).json()["data"]
     email = unique("rita")
     with browser(site) as http:
-        answer = sign_up(http, email, invite_code=loop["invite_code"].lower())
-        assert answer.status_code == 201, answer.text
+        asked = sign_up(http, email, invite_code=loop["invite_code"].lower())
+        assert asked.status_code == 202, asked.text
+        assert asked.json()["data"] == {"detail": "Check your email: a link to finish signing up is on its way"}
+        assert http.get("/v1/api/me").status_code == 401
+        link = link_in(sink, email, r"http://\S+/login/email/\S+")
+        answer = http.get(link.removeprefix(site.url), headers={"Accept": "application/json"})
+        assert answer.status_code == 200, answer.text
         data = answer.json()["data"]
         assert data["user"]["email"] == email and data["user"]["is_admin"] is False
+        assert data["user"]["name"] == "Rita Reviewer"
         assert data["joined_loop_ids"] == [loop["loop"]["id"]]
         cookie = answer.headers["set-cookie"]
         assert "openhitl_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -93,8 +107,18 @@ def test_sign_up_with_an_invite_code_joins_the_loop(site: LiveServer) -> None:
         assert (me["auth"], me["user"]["email"], me["csrf_token"]) == ("session", email, data["csrf_token"])
         loops = http.get("/v1/api/loops").json()["data"]["loops"]
         assert [(loop_["id"], loop_["role"]) for loop_ in loops] == [(loop["loop"]["id"], "member")]
+    with browser(site) as http:
+        assert http.post("/login", json={"email": email, "password": PASSWORD}).status_code == 200
+        # signing up again changes nothing: the same answer, and the password stays the owner's
+        again = http.post(
+            "/signup", json={"name": "Mallory", "email": email, "password": "another password"}
+        )
+        assert again.status_code == 403, again.text  # no invite: as for anyone without one
         again = sign_up(http, email, invite_code=loop["invite_code"])
-        assert (again.status_code, again.json()["msg"]) == (409, "An account with this email already exists")
+        assert (again.status_code, again.json()) == (asked.status_code, asked.json())
+    with browser(site) as http:
+        assert http.post("/login", json={"email": email, "password": PASSWORD}).status_code == 200
+        assert http.post("/login", json={"email": email, "password": "another password"}).status_code == 401
 
 
 @pytest.mark.parametrize(
@@ -126,7 +150,7 @@ def test_password_sign_in_sessions_and_csrf(site: LiveServer) -> None:
         other = http.post("/v1/api/loops", json={"name": "Second", "icon": "eye"}).json()["data"]
     email = unique("sam")
     with browser(site) as http:
-        assert sign_up(http, email, invite_code=loop["invite_code"]).status_code == 201
+        assert signed_up(site, http, email, invite_code=loop["invite_code"]).status_code == 200
     with browser(site) as http:
         wrong = http.post("/login", json={"email": email, "password": "nope nope nope"})
         unknown = http.post("/login", json={"email": unique("ghost"), "password": PASSWORD})
@@ -144,7 +168,9 @@ def test_password_sign_in_sessions_and_csrf(site: LiveServer) -> None:
         )
         assert joined.status_code == 200
         assert http.get("/v1/api/inbox").status_code == 200  # reads need no token
-        assert http.post("/logout").status_code == 200
+        assert http.post("/logout").status_code == 403  # another site must not sign people out either
+        assert http.get("/v1/api/me").status_code == 200
+        assert http.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
         assert http.get("/v1/api/me").status_code == 401
 
 
@@ -165,8 +191,10 @@ def test_form_posts_redirect_with_the_cookie(site: LiveServer) -> None:
                 "next": "/inbox",
             },
         )
-        assert answer.status_code == 303
-        assert answer.headers["location"] == "/inbox"
+        assert (answer.status_code, answer.headers["location"]) == (303, "/signup?sent=1")
+        assert "Check your email" in http.get(answer.headers["location"]).text
+        followed = http.get(site.emailed_link(email, "/login/email/"))
+        assert (followed.status_code, followed.headers["location"]) == (303, "/inbox")
         assert http.get("/v1/api/me").json()["data"]["user"]["name"] == "Form User"
         http.post("/logout", data={"csrf_token": form_token(http, "/settings")})
         away = http.post(
@@ -232,7 +260,7 @@ def test_email_invitations(site: LiveServer, sink: SmtpSink) -> None:
     # 2. an invited address cannot be claimed without the invitation...
     with browser(site) as http:
         refused = sign_up(http, by_signup)
-        assert (refused.status_code, refused.json()["msg"]) == (403, "This address was invited")
+        assert (refused.status_code, refused.json()["msg"]) == (403, "Sign-up is by invitation")
         token = link_in(sink, by_signup, r"http://\S+/invitations/\S+").rsplit("/", 1)[1]
         accepted = sign_up(http, by_signup, invitation=token)
         assert accepted.status_code == 201, accepted.text
@@ -258,7 +286,7 @@ def test_api_keys_are_managed_by_their_owner(site: LiveServer) -> None:
     with site.client(owner) as http:
         code = http.post("/v1/api/loops", json=SEED_LOOP).json()["data"]["invite_code"]
     with browser(site) as http:
-        csrf = sign_up(http, email, invite_code=code).json()["data"]["csrf_token"]
+        csrf = signed_up(site, http, email, invite_code=code).json()["data"]["csrf_token"]
         headers = {"X-CSRF-Token": csrf}
         created = http.post("/v1/api/api-keys", json={"name": "agent"}, headers=headers)
         assert created.status_code == 201, created.text

@@ -8,7 +8,7 @@ import pytest
 
 from tests.integration.reviewing import Team, make_team, wait_for_status
 from tests.support.live import LiveServer
-from tests.support.web import PASSWORD, browser, form_token, sign_up
+from tests.support.web import PASSWORD, browser, finish_sign_up, form_token, sign_up
 
 
 @pytest.fixture
@@ -35,16 +35,19 @@ def test_pages_carry_a_content_security_policy_and_safe_cookies(server: LiveServ
         assert "frame-ancestors 'none'" in policy
         assert page.headers["x-frame-options"] == "DENY"
         assert re.search(r"openhitl_csrf=[^;]+;.*HttpOnly", page.headers["set-cookie"], re.I)
-        signed = http.post(
+        email = f"cookie.{team.loop_id}@example.com"
+        asked = http.post(
             "/signup",
             data={
                 "csrf_token": form_token(http, "/login"),
                 "name": "Cookie Check",
-                "email": f"cookie.{team.loop_id}@example.com",
+                "email": email,
                 "password": "correct horse battery",
                 "invite_code": team.invite_code,
             },
         )
+        assert asked.status_code == 303, asked.text
+        signed = finish_sign_up(server, http, email)
     cookie = signed.headers["set-cookie"]
     assert "openhitl_session=" in cookie
     assert re.search(r"HttpOnly", cookie, re.I) and re.search(r"SameSite=lax", cookie, re.I)

@@ -1,6 +1,7 @@
 """A real OpenHITL server on loopback, in a thread, on a database of the test's choosing."""
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -10,11 +11,14 @@ from typing import Any, TypeVar, get_args
 
 import httpx
 import uvicorn
+from sqlalchemy import select
 
 from openhitl.accounts import service as accounts
 from openhitl.accounts.schemas import Permission
 from openhitl.app import create_app
 from openhitl.config import Settings
+from openhitl.delivery.email import EMAIL_KIND
+from openhitl.delivery.models import OutboxMessage
 from openhitl.kit.ids import new_id
 from openhitl.kit.state import AppState
 from openhitl.loops.models import Membership
@@ -43,6 +47,8 @@ class LiveServer:
         self.backend = backend
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        if not settings.base_url:  # as `openhitl serve` does: emails link to where the server listens
+            settings.listen_url = self.url
         self.clock = ShiftedClock()
         self.app = create_app(settings, clock=self.clock)
         self.state: AppState = self.app.state.openhitl
@@ -109,6 +115,30 @@ class LiveServer:
                 )
 
         self.run(add())
+
+    def emails_to(self, to: str) -> list[dict[str, Any]]:
+        """Every email queued for `to` (to, subject, text), newest first. Read from the outbox, so it needs
+        no SMTP server."""
+
+        async def read() -> list[dict[str, Any]]:
+            async with self.state.db.read() as session:
+                rows = await session.execute(
+                    select(OutboxMessage.payload)
+                    .where(OutboxMessage.kind == EMAIL_KIND)
+                    .order_by(OutboxMessage.id.desc())
+                )
+                return [payload for (payload,) in rows if payload["to"] == to]
+
+        return self.run(read())
+
+    def emailed_link(self, to: str, path: str) -> str:
+        """The newest link to `path` (e.g. /login/email/) in an email queued for `to`, as a local path:
+        what the person would follow."""
+        for email in self.emails_to(to):
+            found = re.search(re.escape(self.url + path) + r"\S+", email["text"])
+            if found:
+                return found.group(0).removeprefix(self.url)
+        raise AssertionError(f"no email to {to} with a link to {path}")
 
     def client(self, account: Account | None = None, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {account.key}"} if account else {}

@@ -28,7 +28,8 @@ def browser(server: LiveServer) -> httpx.Client:
 
 
 def sign_up(server: LiveServer, *, invite_code: str, name: str = "Reviewer") -> tuple[httpx.Client, str]:
-    """A browser that signed up through the form with a loop's invite code (and so joined the loop)."""
+    """A browser that signed up through the form with a loop's invite code and followed the emailed link
+    (and so joined the loop)."""
     http = browser(server)
     email = f"{name.lower().replace(' ', '.')}.{new_id()}@example.com"
     answer = http.post(
@@ -41,5 +42,13 @@ def sign_up(server: LiveServer, *, invite_code: str, name: str = "Reviewer") -> 
             "invite_code": invite_code,
         },
     )
-    assert answer.status_code == 303, answer.text
+    assert (answer.status_code, answer.headers["location"]) == (303, "/signup?sent=1"), answer.text
+    finish_sign_up(server, http, email)
     return http, email
+
+
+def finish_sign_up(server: LiveServer, http: httpx.Client, email: str) -> httpx.Response:
+    """Follows the link a sign-up emailed to its address, as its owner would: the account is made."""
+    followed = http.get(server.emailed_link(email, "/login/email/"))
+    assert followed.status_code == 303, followed.text
+    return followed

@@ -5,11 +5,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
 from openhitl.accounts import repository, sessions
 from openhitl.accounts.keycache import KeyOwner
+from openhitl.config import Settings
 from openhitl.kit.crypto import token_digest
 from openhitl.kit.errors import Forbidden, TooManyRequests, Unauthorized
 from openhitl.kit.ratelimit import RateLimitState
@@ -125,15 +127,45 @@ async def session_principal(state: AppState, token: str) -> Principal:
     )
 
 
+CROSS_SITE = Forbidden(
+    "Cross-site request refused",
+    "Send it from this server's own pages, or with an API key instead of a cookie",
+)
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_origin(request: Request, settings: Settings) -> None:
+    """A browser names the site a request comes from (Origin, Sec-Fetch-Site); a changing request that a
+    cookie would authenticate, or that would set one, is refused when that site is another one. Scripts
+    send neither header and pass to the token checks."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            raise CROSS_SITE
+        return
+    origin = origin.strip().lower()
+    # The Host the browser used (a page elsewhere cannot choose it), or the configured public URL.
+    host = request.headers.get("host", "").lower()
+    if host and urlsplit(origin).netloc == host:
+        return
+    if settings.base_url and origin == _origin_of(settings.base_url):
+        return
+    raise CROSS_SITE
+
+
 async def _from_session(request: Request, state: AppState, token: str) -> Principal:
     principal = await session_principal(state, token)
     # Cookies ride along on cross-site requests; a changing request must prove it came from our pages.
-    if request.method in UNSAFE_METHODS and not hmac.compare_digest(
-        request.headers.get(CSRF_HEADER, ""), principal.csrf_token or ""
-    ):
-        raise Forbidden(
-            "Missing or invalid CSRF token", f"Send the session's csrf_token in the {CSRF_HEADER} header"
-        )
+    if request.method in UNSAFE_METHODS:
+        check_origin(request, state.settings)
+        if not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), principal.csrf_token or ""):
+            raise Forbidden(
+                "Missing or invalid CSRF token", f"Send the session's csrf_token in the {CSRF_HEADER} header"
+            )
     return principal
 
 

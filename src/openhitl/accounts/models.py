@@ -58,7 +58,8 @@ class WebSession(Base):
 
 
 class LoginLink(Base):
-    """A single-use sign-in link sent by email."""
+    """A single-use sign-in link sent by email. A sign-up waits in one until its address is proven: the
+    link then creates the account with the name, password and invite code given at sign-up."""
 
     __tablename__ = "login_links"
 
@@ -69,3 +70,6 @@ class LoginLink(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    invite_code: Mapped[str | None] = mapped_column(String(6), default=None)

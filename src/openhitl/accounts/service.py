@@ -13,7 +13,7 @@ from openhitl.accounts import keycache, repository
 from openhitl.accounts.models import DEFAULT_PERMISSIONS, ApiKey, LoginLink, User
 from openhitl.config import Settings
 from openhitl.kit.crypto import generate_api_key, hash_password, token_digest, verify_password
-from openhitl.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from openhitl.kit.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from openhitl.kit.ids import new_id
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -138,43 +138,63 @@ async def hash_password_off_loop(password: str) -> str:
     return await asyncio.to_thread(hash_password, password)
 
 
-async def sign_up(
+@dataclass(frozen=True)
+class SignUpLink:
+    """A sign-up that waits for its address to be proven: the token of the link emailed to it."""
+
+    token: str
+    existing: bool  # the address already has an account: the link only signs in, it changes nothing
+
+
+async def create_account(
+    session: AsyncSession, *, name: str | None, email: str, password_hash: str | None, now: datetime
+) -> User:
+    """A new account for an address nobody holds (the caller made sure of that, or proved the address)."""
+    user = await get_or_create_user(session, email=email, name=name, now=now)
+    if user.password_hash is None and password_hash is not None:
+        user.password_hash = password_hash
+        user.updated_at = now
+        await session.flush()
+    return user
+
+
+async def is_first_account(session: AsyncSession) -> bool:
+    return await repository.count_users(session) == 0
+
+
+async def sign_up_link(
     session: AsyncSession,
     *,
     name: str,
     email: str,
     password_hash: str,
-    invited: bool,
+    invite_code: str | None,
+    next_path: str | None,
     settings: Settings,
     now: datetime,
-) -> User:
-    """Creates an account, or completes the placeholder an email invitation made for this address.
-
-    `invited` says the caller holds an invite (join link, invite code or invitation link) for this sign-up.
-    """
-    existing = await repository.get_user_by_email(session, email)
-    if existing is not None and existing.password_hash is not None:
-        raise Conflict("An account with this email already exists", "Sign in instead")
-    if existing is not None and not invited:
-        # An invited placeholder is claimed only by someone who can read that mailbox.
-        raise Forbidden(
-            "This address was invited", "Follow the link in the invitation email, or sign in by email"
+) -> SignUpLink:
+    """Signing up never touches an existing account, and answers alike whether or not the address has one:
+    the link emailed to it finishes a new account, or (for an account that exists, with or without a
+    password) only signs its owner in. Nobody can set the password of an account they cannot prove."""
+    existing = await repository.get_user_by_email(session, email) is not None
+    token = secrets.token_urlsafe(32)
+    # An existing account signs in and is offered the loop's join page; it joins nothing by itself.
+    next_path = f"/join/{invite_code}" if existing and invite_code else safe_next_path(next_path)
+    session.add(
+        LoginLink(
+            id=new_id(),
+            email=email,
+            digest=token_digest(settings.resolved_secret_key, token),
+            next_path=next_path,
+            created_at=now,
+            expires_at=now + timedelta(minutes=settings.login_link_minutes),
+            name=None if existing else name,
+            password_hash=None if existing else password_hash,
+            invite_code=None if existing else invite_code,
         )
-    if (
-        existing is None
-        and not invited
-        and settings.signup != "open"
-        and await repository.count_users(session) > 0
-    ):
-        raise Forbidden(
-            "Sign-up is by invitation", "Use a join link, an invite code or the link in an invitation email"
-        )
-    user = existing or await get_or_create_user(session, email=email, name=name, now=now)
-    user.name = name
-    user.password_hash = password_hash
-    user.updated_at = now
+    )
     await session.flush()
-    return user
+    return SignUpLink(token=token, existing=existing)
 
 
 async def authenticate_password(session: AsyncSession, *, email: str, password: str) -> User:
@@ -211,10 +231,16 @@ async def create_login_link(
     return token
 
 
-async def use_login_link(
-    session: AsyncSession, *, token: str, settings: Settings, now: datetime
-) -> tuple[User, str]:
-    """Spends a sign-in token (once, before it expires); returns the user and where to go next."""
+@dataclass(frozen=True)
+class UsedLink:
+    user: User
+    next_path: str
+    invite_code: str | None  # a sign-up's loop to join now that its account exists
+
+
+async def use_login_link(session: AsyncSession, *, token: str, settings: Settings, now: datetime) -> UsedLink:
+    """Spends a sign-in token (once, before it expires). A sign-up's link makes its account, unless the
+    address has one by now: then it only signs in, and the password given at sign-up is dropped."""
     used = (
         await session.execute(
             update(LoginLink)
@@ -224,15 +250,27 @@ async def use_login_link(
                 LoginLink.expires_at > now,
             )
             .values(used_at=now)
-            .returning(LoginLink.email, LoginLink.next_path)
+            .returning(
+                LoginLink.email,
+                LoginLink.next_path,
+                LoginLink.name,
+                LoginLink.password_hash,
+                LoginLink.invite_code,
+            )
         )
     ).one_or_none()
     if used is None:
         raise Unauthorized("This sign-in link has expired or was already used", "Ask for a new link")
-    user = await get_or_create_user(session, email=used.email, name=None, now=now)
+    user = await repository.get_user_by_email(session, used.email)
+    invite_code = None
+    if user is None:
+        user = await create_account(
+            session, name=used.name, email=used.email, password_hash=used.password_hash, now=now
+        )
+        invite_code = used.invite_code
     if user.status != "active":
         raise Forbidden("Account suspended")
-    return user, used.next_path
+    return UsedLink(user, used.next_path, invite_code)
 
 
 def safe_next_path(value: str | None) -> str:

@@ -15,17 +15,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts import service as accounts
 from openhitl.accounts import sessions
-from openhitl.accounts.auth import session_principal
+from openhitl.accounts.auth import check_origin, session_principal
 from openhitl.accounts.models import User
 from openhitl.accounts.schemas import EmailLinkRequest, Notice, SignedIn, SignIn, SignUp, UserRead
 from openhitl.delivery.email import enqueue_email
 from openhitl.kit.bodies import unparseable_body_hint
 from openhitl.kit.envelope import Envelope, ok, page_error_responses
-from openhitl.kit.errors import ApiError, BadRequest, Conflict, NotFound, TooManyRequests
+from openhitl.kit.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
 from openhitl.kit.urls import public_base_url
 from openhitl.loops import invitations
+from openhitl.notifications import repository as push_repository
 from openhitl.reviewers import repository as reviewer_repository
 from openhitl.reviewers import service as reviewer_service
 from openhitl.web.routing import PageRoute
@@ -51,10 +62,25 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 async def read_body(request: Request, model: type[M]) -> M:
-    """The same fields from an HTML form (which must carry its CSRF token) or a JSON body."""
+    """The same fields from an HTML form (which must carry its CSRF token) or a JSON body. Another site's
+    page can post a form, or text/plain that looks like JSON, but not application/json without asking
+    first (CORS); and a browser's Origin naming another site is refused either way."""
     if _is_form(request):
         await check_anonymous_form(request)
+    elif not _is_json(request):
+        raise UnsupportedMediaType(
+            "Unsupported content type", "Send JSON (Content-Type: application/json) or a form"
+        )
+    else:
+        check_origin(request, request.app.state.openhitl.settings)
     try:
         raw: Any = dict(await request.form()) if _is_form(request) else await request.json()
     except (ValueError, RecursionError) as exc:
@@ -140,63 +166,140 @@ async def _signed_in(
     return response
 
 
+SIGN_UP_SENT = Notice(detail="Check your email: a link to finish signing up is on its way")
+
+
 @router.post(
     "/signup",
     status_code=201,
     openapi_extra=_body_schema(SignUp),
     responses={
-        201: {"model": Envelope[SignedIn]},
+        201: {
+            "model": Envelope[SignedIn],
+            "description": "Signed up and signed in (the first account, or "
+            "an email invitation's token proved the address)",
+        },
+        202: {
+            "model": Envelope[Notice],
+            "description": "A link to finish was emailed to the address. The "
+            "answer is the same whether or not the address already has an account",
+        },
         303: FORM_REDIRECT,
-        **page_error_responses(400, 403, 404, 409, 429),
+        **page_error_responses(400, 403, 404, 409, 415, 429),
     },
 )
 async def sign_up(request: Request, state: State) -> Response:
-    """Create an account. Unless sign-up is open, bring an invite code or an email invitation."""
+    """Create an account. Unless sign-up is open, bring an invite code or an email invitation. The address
+    is proven before anything is made: by the invitation's token, or by a link emailed to it."""
     body = await read_body(request, SignUp)
-    await _throttle(state, "signup", _client(request))
     name, email = accounts.check_sign_up(name=body.name, email=body.email, password=body.password)
+    await _throttle(state, "signup", _client(request), email)
     password_hash = await accounts.hash_password_off_loop(body.password)
     now = state.clock.now()
     async with state.db.write() as session:
-        invited = False
-        loop_to_join = None
-        if body.invite_code:
-            code = reviewer_service.normalise_invite_code(body.invite_code)
-            loop_to_join = await reviewer_repository.loop_by_invite_code(session, code)
-            invited = loop_to_join is not None
         if body.invitation:
-            invitation = await invitations.by_token(session, token=body.invitation, settings=state.settings)
-            if invitation is None:
-                raise _not_invited()
-            if not invitations.is_live(invitation, now):
-                raise BadRequest(
-                    "This invitation has expired or was already used", "Ask for a new invitation"
+            async with guarded_lookup(state, request):
+                user, loop_id = await _sign_up_invited(
+                    session, state, body.invitation, name, email, password_hash, now
                 )
-            if invitation.email != email:
-                raise BadRequest(
-                    "This invitation was sent to another address",
-                    f"Sign up with the invited address, {invitation.email}",
-                )
-            invited = True
-        user = await accounts.sign_up(
+            return await _signed_in(
+                request, state, session, user, next_path=body.next, now=now, status_code=201, joined=[loop_id]
+            )
+        invite_code = None
+        if body.invite_code:
+            invite_code = reviewer_service.normalise_invite_code(body.invite_code)
+            async with guarded_lookup(state, request):
+                if await reviewer_repository.loop_by_invite_code(session, invite_code) is None:
+                    raise NotFound(
+                        "No loop found with that invite code", "Check the code, or ask for a new one"
+                    )
+        if await accounts.is_first_account(session):
+            user = await accounts.create_account(
+                session, name=name, email=email, password_hash=password_hash, now=now
+            )
+            joined = await _join(session, user.id, invite_code, now)
+            return await _signed_in(
+                request, state, session, user, next_path=body.next, now=now, status_code=201, joined=joined
+            )
+        if invite_code is None and state.settings.signup != "open":
+            # The same answer for an address with an account, an invited one and an unknown one.
+            raise Forbidden(
+                "Sign-up is by invitation",
+                "Use a join link, an invite code or the link in an invitation email; "
+                "if you already have an account, sign in",
+            )
+        link = await accounts.sign_up_link(
             session,
             name=name,
             email=email,
             password_hash=password_hash,
-            invited=invited,
+            invite_code=invite_code,
+            next_path=body.next,
             settings=state.settings,
             now=now,
         )
-        joined = []
-        if loop_to_join is not None:
-            with contextlib.suppress(Conflict):  # already in it: nothing to do
-                member = await reviewer_service.join(
-                    session, user_id=user.id, invite_code=loop_to_join.invite_code, now=now
-                )
-                joined.append(member.loop.id)
-        return await _signed_in(
-            request, state, session, user, next_path=body.next, now=now, status_code=201, joined=joined
+        await _email_sign_up_link(session, state, email, link, now)
+    if _is_form(request):
+        return RedirectResponse("/signup?sent=1", status_code=303)
+    return JSONResponse(ok(SIGN_UP_SENT, "Check your email").model_dump(mode="json"), status_code=202)
+
+
+async def _sign_up_invited(
+    session: AsyncSession,
+    state: AppState,
+    token: str,
+    name: str,
+    email: str,
+    password_hash: str,
+    now: datetime,
+) -> tuple[User, str]:
+    """An email invitation's token proves its address: its placeholder account is finished at once."""
+    invitation = await invitations.by_token(session, token=token, settings=state.settings)
+    if invitation is None:
+        raise _not_invited()
+    if invitation.email != email:
+        raise BadRequest(
+            "This invitation was sent to another address",
+            f"Sign up with the invited address, {invitation.email}",
         )
+    user = await session.get(User, invitation.user_id)
+    assert user is not None
+    if user.password_hash is not None:
+        raise Conflict("An account with this email already exists", "Sign in instead")
+    spent = await invitations.spend(session, token=token, settings=state.settings, now=now)
+    user.name, user.password_hash, user.updated_at = name, password_hash, now
+    await session.flush()
+    return user, spent.loop_id
+
+
+async def _join(session: AsyncSession, user_id: str, invite_code: str | None, now: datetime) -> list[str]:
+    if invite_code is None:
+        return []
+    with contextlib.suppress(Conflict, NotFound):  # already in it, or the code changed meanwhile
+        member = await reviewer_service.join(session, user_id=user_id, invite_code=invite_code, now=now)
+        return [member.loop.id]
+    return []
+
+
+async def _email_sign_up_link(
+    session: AsyncSession, state: AppState, email: str, link: accounts.SignUpLink, now: datetime
+) -> None:
+    url = f"{state.settings.link_base_url}/login/email/{link.token}"
+    minutes = state.settings.login_link_minutes
+    if link.existing:
+        subject = "Signing in to OpenHITL"
+        text = (
+            "Someone asked to sign up to OpenHITL with this address, which already has an account. "
+            f"If it was you, sign in with this link: {url}\n\nThe link works once, for the next {minutes} "
+            "minutes. Your account was not changed. If you did not ask, ignore this email.\n"
+        )
+    else:
+        subject = "Finish signing up to OpenHITL"
+        text = (
+            f"Finish signing up to OpenHITL: {url}\n\nThe link works once, for the next {minutes} minutes. "
+            "If you did not sign up, ignore this email: no account is made without it.\n"
+        )
+    await enqueue_email(session, to=email, subject=subject, text=text, now=now)
 
 
 @router.post(
@@ -226,15 +329,18 @@ async def log_in(request: Request, state: State) -> Response:
 async def log_out(request: Request, state: State) -> Response:
     """End this browser's session."""
     token = request.cookies.get(sessions.SESSION_COOKIE)
-    if token and _is_form(request):
+    signed_in = None
+    if token:
         try:
             signed_in = await session_principal(state, token)
         except ApiError:
             signed_in = None  # an expired session has nothing left to protect
-        if signed_in is not None:
+        if signed_in is not None:  # another site must not sign people out: form or header token
             await check_viewer_form(request, signed_in)
     if token:
         async with state.db.write() as session:
+            if signed_in is not None and signed_in.session_id is not None:
+                await push_repository.delete_session_subscriptions(session, session_id=signed_in.session_id)
             await sessions.destroy(session, token=token, settings=state.settings)
     response: Response = (
         RedirectResponse("/login", status_code=303)
@@ -262,7 +368,7 @@ async def email_sign_in_link(request: Request, state: State) -> Response:
             session, email=email, next_path=body.next or "/", settings=state.settings, now=now
         )
         if token is not None:
-            link = f"{public_base_url(request, state.settings)}/login/email/{token}"
+            link = f"{state.settings.link_base_url}/login/email/{token}"
             await enqueue_email(
                 session,
                 to=email,
@@ -291,10 +397,12 @@ async def use_sign_in_link(token: str, request: Request, state: State) -> Respon
     """Follow an emailed sign-in link (once)."""
     now = state.clock.now()
     async with state.db.write() as session:
-        user, next_path = await accounts.use_login_link(
-            session, token=token, settings=state.settings, now=now
+        async with guarded_lookup(state, request, misses=(Unauthorized,)):
+            used = await accounts.use_login_link(session, token=token, settings=state.settings, now=now)
+        joined = await _join(session, used.user.id, used.invite_code, now)
+        return await _signed_in(
+            request, state, session, used.user, next_path=used.next_path, now=now, joined=joined
         )
-        return await _signed_in(request, state, session, user, next_path=next_path, now=now)
 
 
 @router.get(
@@ -309,13 +417,10 @@ async def accept_invitation(token: str, request: Request, state: State) -> Respo
     """Follow an email invitation: signs the invitee in and makes them an active member of the loop."""
     now = state.clock.now()
     async with state.db.write() as session:
-        invitation = await invitations.by_token(session, token=token, settings=state.settings)
-        if invitation is None:
-            raise _not_invited()
-        if not invitations.is_live(invitation, now):
-            raise BadRequest(
-                "This invitation has expired or was already used", "Ask the loop's owner for a new one"
-            )
-        user = await session.get(User, invitation.user_id)
+        async with guarded_lookup(state, request):
+            spent = await invitations.spend(session, token=token, settings=state.settings, now=now)
+        user = await session.get(User, spent.user_id)
         assert user is not None
-        return await _signed_in(request, state, session, user, next_path="/", now=now)
+        if user.status != "active":
+            raise Forbidden("Account suspended")
+        return await _signed_in(request, state, session, user, next_path="/", now=now, joined=[spent.loop_id])

@@ -92,6 +92,8 @@ class PushSubscription(Base):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The web session that registered it (signing out removes it); None when an API key did.
+    session_id: Mapped[str | None] = mapped_column(String(24), default=None, index=True)
 
 
 class ServerSecret(Base):

@@ -53,8 +53,8 @@ def digest_window(created_at: datetime, seconds: int) -> tuple[datetime, datetim
 
 
 def web_link(settings: Settings, path: str) -> str:
-    """An absolute link when the public URL is configured; the worker has no request to learn it from."""
-    return f"{settings.base_url.rstrip('/')}{path}" if settings.base_url else path
+    """An absolute link to the configured public URL (or where the server listens): never a request's Host."""
+    return f"{settings.link_base_url}{path}"
 
 
 def snippet(text: str, length: int) -> str:

@@ -44,6 +44,10 @@ class Conflict(ApiError):
     status_code = 409
 
 
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+
+
 class TooManyRequests(ApiError):
     status_code = 429
 

@@ -107,7 +107,15 @@ class Throttle:
         self.counters = counters
 
     async def allow(self, scope: str, key: str, per_minute: int) -> bool:
+        """Counts an attempt; False when it is one too many."""
         item = RateLimitItemPerMinute(per_minute)
         return await self.counters.use(
             lambda storage: MovingWindowRateLimiter(storage).hit(item, "openhitl-throttle", scope, key)
+        )
+
+    async def has_room(self, scope: str, key: str, per_minute: int) -> bool:
+        """Whether one more attempt would be allowed, without counting one."""
+        item = RateLimitItemPerMinute(per_minute)
+        return await self.counters.use(
+            lambda storage: MovingWindowRateLimiter(storage).test(item, "openhitl-throttle", scope, key)
         )

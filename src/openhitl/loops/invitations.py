@@ -3,8 +3,9 @@
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts import service as accounts
@@ -12,7 +13,7 @@ from openhitl.config import Settings
 from openhitl.delivery import fanout
 from openhitl.delivery.email import enqueue_email
 from openhitl.kit.crypto import token_digest
-from openhitl.kit.errors import ValidationFailed
+from openhitl.kit.errors import BadRequest, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.loops import repository
 from openhitl.loops.models import Invitation, Loop, Membership
@@ -116,39 +117,85 @@ async def invite(
     return outcomes
 
 
-async def accept_pending(session: AsyncSession, *, user_id: str, now: datetime) -> list[str]:
-    """Activates every pending membership of this user that has a live invitation; returns the loop ids."""
-    live = select(Invitation.loop_id).where(
-        Invitation.user_id == user_id, Invitation.accepted_at.is_(None), Invitation.expires_at > now
+def _live(now: datetime) -> Any:
+    """An invitation that can still be used: not yet used, not expired, and its membership still pending
+    (an invitation is dead once withdrawn, once its invitee joined another way, or once they left)."""
+    pending = (
+        select(Membership.id)
+        .where(
+            Membership.loop_id == Invitation.loop_id,
+            Membership.user_id == Invitation.user_id,
+            Membership.status == "pending",
+        )
+        .exists()
     )
+    return and_(Invitation.accepted_at.is_(None), Invitation.expires_at > now, pending)
+
+
+async def _activate(session: AsyncSession, *, user_id: str, loop_ids: list[str], now: datetime) -> list[str]:
+    if not loop_ids:
+        return []
     accepted = await session.execute(
         update(Membership)
-        .where(Membership.user_id == user_id, Membership.status == "pending", Membership.loop_id.in_(live))
+        .where(
+            Membership.user_id == user_id, Membership.status == "pending", Membership.loop_id.in_(loop_ids)
+        )
         .values(status="active", joined_at=now, last_active=now)
         .returning(Membership.loop_id)
     )
-    loop_ids = list(accepted.scalars())
-    if loop_ids:
+    activated = list(accepted.scalars())
+    for loop_id in activated:
+        await append_event(
+            session,
+            type="loop.member_joined",
+            at=now,
+            loop_id=loop_id,
+            actor_id=user_id,
+            data={"user_id": user_id, "via": "invitation"},
+        )
+        await fanout.member_joined(session, loop_id=loop_id, user_id=user_id, now=now)
+    return activated
+
+
+async def accept_pending(session: AsyncSession, *, user_id: str, now: datetime) -> list[str]:
+    """Spends every live invitation of this user and activates its membership; returns the loop ids."""
+    spent = await session.execute(
+        update(Invitation)
+        .where(Invitation.user_id == user_id, _live(now))
+        .values(accepted_at=now)
+        .returning(Invitation.loop_id)
+        .execution_options(synchronize_session=False)
+    )
+    return await _activate(session, user_id=user_id, loop_ids=list(dict.fromkeys(spent.scalars())), now=now)
+
+
+@dataclass(frozen=True)
+class SpentInvitation:
+    user_id: str
+    email: str
+    loop_id: str
+
+
+async def spend(session: AsyncSession, *, token: str, settings: Settings, now: datetime) -> SpentInvitation:
+    """Uses an invitation link, once: its membership becomes active. A link that was used, withdrawn,
+    expired or made pointless (the invitee joined another way, or left) is refused."""
+    spent = (
         await session.execute(
             update(Invitation)
-            .where(
-                Invitation.user_id == user_id,
-                Invitation.loop_id.in_(loop_ids),
-                Invitation.accepted_at.is_(None),
-            )
+            .where(Invitation.digest == token_digest(settings.resolved_secret_key, token), _live(now))
             .values(accepted_at=now)
+            .returning(Invitation.user_id, Invitation.email, Invitation.loop_id)
+            .execution_options(synchronize_session=False)
         )
-        for loop_id in loop_ids:
-            await append_event(
-                session,
-                type="loop.member_joined",
-                at=now,
-                loop_id=loop_id,
-                actor_id=user_id,
-                data={"user_id": user_id, "via": "invitation"},
-            )
-            await fanout.member_joined(session, loop_id=loop_id, user_id=user_id, now=now)
-    return loop_ids
+    ).one_or_none()
+    if spent is None:
+        if await by_token(session, token=token, settings=settings) is None:
+            raise NotFound("Invitation not found", "Check the link in the email, or ask for a new invitation")
+        raise BadRequest(
+            "This invitation has expired or was already used", "Ask the loop's owner for a new one"
+        )
+    await _activate(session, user_id=spent.user_id, loop_ids=[spent.loop_id], now=now)
+    return SpentInvitation(spent.user_id, spent.email, spent.loop_id)
 
 
 async def by_token(session: AsyncSession, *, token: str, settings: Settings) -> Invitation | None:
@@ -157,7 +204,3 @@ async def by_token(session: AsyncSession, *, token: str, settings: Settings) -> 
         Invitation.digest == token_digest(settings.resolved_secret_key, token)
     )
     return (await session.execute(statement)).scalar_one_or_none()
-
-
-def is_live(invitation: Invitation, now: datetime) -> bool:
-    return invitation.accepted_at is None and invitation.expires_at > now

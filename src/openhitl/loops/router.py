@@ -11,6 +11,7 @@ from openhitl.accounts.auth import LoopsRead, LoopsWrite
 from openhitl.accounts.models import User
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import NotFound
+from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.ids import ID_PATTERN
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.kit.urls import join_url, public_base_url, qr_code_url
@@ -234,8 +235,9 @@ async def loop_qr_code(
 ) -> HTTPResponse:
     """The join link of a loop as a PNG QR code (public: the code itself is the secret being shared)."""
     code = invite_code.replace("-", "").upper()
-    if not re.fullmatch("[A-Z0-9]{6}", code) or not await repository.invite_code_taken(session, code):
-        raise NotFound("Invite code not found")
+    async with guarded_lookup(state, request):
+        if not re.fullmatch("[A-Z0-9]{6}", code) or not await repository.invite_code_taken(session, code):
+            raise NotFound("Invite code not found")
     png = qr_png(join_url(public_base_url(request, state.settings), code))
     return HTTPResponse(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
 
@@ -257,7 +259,7 @@ async def invite_members(
         emails=body.emails,
         invited_by=principal.user_id,
         inviter_name=principal.name,
-        base_url=public_base_url(request, state.settings),
+        base_url=state.settings.link_base_url,  # never the caller's Host: the link goes in an email
         settings=state.settings,
         now=state.clock.now(),
     )

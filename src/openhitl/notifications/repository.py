@@ -69,26 +69,31 @@ async def get_subscription(session: AsyncSession, subscription_id: str) -> PushS
     return await session.get(PushSubscription, subscription_id)
 
 
-async def subscription_exists(session: AsyncSession, endpoint: str) -> bool:
-    found = await session.scalar(select(PushSubscription.id).where(PushSubscription.endpoint == endpoint))
-    return found is not None
+async def subscription_owner(session: AsyncSession, endpoint: str) -> str | None:
+    owner: str | None = await session.scalar(
+        select(PushSubscription.user_id).where(PushSubscription.endpoint == endpoint)
+    )
+    return owner
 
 
 async def upsert_subscription(
     session: AsyncSession,
     *,
     user_id: str,
+    session_id: str | None,
     endpoint: str,
     p256dh: str,
     auth: str,
     user_agent: str,
     now: datetime,
-) -> PushSubscription:
-    """One row per endpoint: a browser that subscribes again, or for someone else, takes the row over."""
+) -> PushSubscription | None:
+    """One row per endpoint: the same user subscribing again updates theirs; None when the endpoint is
+    another user's (it is never taken over)."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(PushSubscription).values(
         id=new_id(),
         user_id=user_id,
+        session_id=session_id,
         endpoint=endpoint,
         p256dh=p256dh,
         auth=auth,
@@ -98,16 +103,22 @@ async def upsert_subscription(
     upsert = statement.on_conflict_do_update(
         index_elements=[PushSubscription.endpoint],
         set_={
-            "user_id": statement.excluded.user_id,
+            "session_id": statement.excluded.session_id,
             "p256dh": statement.excluded.p256dh,
             "auth": statement.excluded.auth,
             "user_agent": statement.excluded.user_agent,
         },
+        where=PushSubscription.user_id == statement.excluded.user_id,
     ).returning(PushSubscription)
-    row: PushSubscription = (
+    row: PushSubscription | None = (
         await session.execute(upsert.execution_options(populate_existing=True))
-    ).scalar_one()
+    ).scalar_one_or_none()
     return row
+
+
+async def delete_session_subscriptions(session: AsyncSession, *, session_id: str) -> None:
+    """Signing out: the browser's subscriptions made in that session stop receiving pushes."""
+    await session.execute(delete(PushSubscription).where(PushSubscription.session_id == session_id))
 
 
 async def keep_newest_subscriptions(session: AsyncSession, *, user_id: str, keep: int) -> None:

@@ -25,6 +25,7 @@ from openhitl.notifications.schemas import (
 router = APIRouter(tags=["notifications"])
 LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
 ERRORS = error_responses(400, 401, 403, 404, 429)
+SUBSCRIBE_ERRORS = error_responses(400, 401, 403, 404, 409, 429)
 
 
 def _preferences(membership: Membership) -> NotificationPreferences:
@@ -47,7 +48,7 @@ async def vapid_public_key(state: State) -> Envelope[VapidPublicKey]:
     status_code=201,
     responses={
         200: {"model": Envelope[PushSubscriptionOne], "description": "Already subscribed: updated"},
-        **ERRORS,
+        **SUBSCRIBE_ERRORS,
     },
 )
 async def subscribe(
@@ -58,10 +59,13 @@ async def subscribe(
     request: Request,
     response: Response,
 ) -> Envelope[PushSubscriptionOne]:
-    """Register this browser's PushSubscription for the signed-in user (the same endpoint again updates it)."""
+    """Register this browser's PushSubscription for the signed-in user (the same endpoint again updates it).
+    An endpoint registered by another account is refused (409). Signing out removes the subscriptions a
+    browser registered in that session."""
     subscribed = await service.subscribe(
         session,
         user_id=principal.user_id,
+        session_id=principal.session_id,
         endpoint=body.endpoint,
         p256dh=body.keys.p256dh,
         auth=body.keys.auth,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery.models import PushSubscription
 from openhitl.delivery.vapid import b64url_decode
-from openhitl.kit.errors import NotFound, ValidationFailed
+from openhitl.kit.errors import Conflict, NotFound, ValidationFailed
 from openhitl.kit.netguard import UnsafeTarget, check_url
 from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import Membership
@@ -86,6 +86,7 @@ async def subscribe(
     session: AsyncSession,
     *,
     user_id: str,
+    session_id: str | None,
     endpoint: str,
     p256dh: str,
     auth: str,
@@ -93,18 +94,26 @@ async def subscribe(
     allow_private: bool,
     now: datetime,
 ) -> Subscribed:
+    """Registers a browser for this user. An endpoint is one browser's: registered by one user, it is not
+    taken by another (who could then neither be told apart nor removed by its owner)."""
     endpoint = check_endpoint(endpoint, allow_private=allow_private)
     p256dh, auth = check_keys(p256dh, auth)
-    existed = await repository.subscription_exists(session, endpoint)
+    existed = await repository.subscription_owner(session, endpoint) is not None
     subscription = await repository.upsert_subscription(
         session,
         user_id=user_id,
+        session_id=session_id,
         endpoint=endpoint,
         p256dh=p256dh,
         auth=auth,
         user_agent=user_agent[:USER_AGENT_MAX_LENGTH],
         now=now,
     )
+    if subscription is None:
+        raise Conflict(
+            "This push endpoint is registered to another account",
+            "Sign that account out in this browser, or unsubscribe the browser and subscribe again",
+        )
     await repository.keep_newest_subscriptions(session, user_id=user_id, keep=MAX_SUBSCRIPTIONS_PER_USER)
     return Subscribed(subscription, created=not existed)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request
 from openhitl.accounts.auth import CurrentPrincipal
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest, NotFound, TooManyRequests
+from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.ids import ID_PATTERN, is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, OffsetQuery, choice, optional_id
@@ -95,9 +96,10 @@ async def join_loop(
 ) -> Envelope[JoinedLoopOne]:
     """Join a loop with its invite code (also accepts a pending email invitation to it)."""
     await guard_guessing(state, request, principal.user_id)
-    joined = await service.join(
-        session, user_id=principal.user_id, invite_code=body.invite_code, now=state.clock.now()
-    )
+    async with guarded_lookup(state, request):
+        joined = await service.join(
+            session, user_id=principal.user_id, invite_code=body.invite_code, now=state.clock.now()
+        )
     members = await loops_repository.active_member_ids(session, joined.loop.id)
     loop = joined.loop
     return ok(

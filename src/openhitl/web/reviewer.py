@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import ApiError, Conflict, NotFound
+from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.ids import ID_PATTERN
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
@@ -261,13 +262,14 @@ async def join(
     invite_code = "".join(code)
     await guard_guessing(state, request, viewer.user_id)
     try:
-        joined = await service.join(
-            session, user_id=viewer.user_id, invite_code=invite_code, now=state.clock.now()
-        )
+        async with guarded_lookup(state, request):
+            joined = await service.join(
+                session, user_id=viewer.user_id, invite_code=invite_code, now=state.clock.now()
+            )
     except Conflict:
         return RedirectResponse("/", status_code=303)
     except ApiError as exc:
-        return render(
+        page = render(
             request,
             "app/join.html",
             status_code=exc.status_code,
@@ -277,21 +279,28 @@ async def join(
             csrf_token=viewer.csrf_token,
             **problem(exc),
         )
+        page.headers.update(exc.headers)
+        return page
     return RedirectResponse(f"/?loop={joined.loop.id}&done=joined", status_code=303)
 
 
 @router.get("/join/{code}")
 async def join_link(
-    request: Request, code: Annotated[str, Path(max_length=20)], viewer: MaybeViewer, session: ReadSession
+    request: Request,
+    code: Annotated[str, Path(max_length=20)],
+    viewer: MaybeViewer,
+    session: ReadSession,
+    state: State,
 ) -> Response:
     """Where a join link or a scanned QR code lands: one tap to join, or sign up with the code filled in."""
     try:
         normalised = service.normalise_invite_code(code)
     except ApiError:
         normalised = ""
-    loop = await repository.loop_by_invite_code(session, normalised) if normalised else None
-    if loop is None:
-        raise NotFound("This invite code does not match any loop", "Ask for a new link or code")
+    async with guarded_lookup(state, request):
+        loop = await repository.loop_by_invite_code(session, normalised) if normalised else None
+        if loop is None:
+            raise NotFound("This invite code does not match any loop", "Ask for a new link or code")
     if viewer is None:
         return render(
             request,

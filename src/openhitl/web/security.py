@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from openhitl.accounts import sessions
-from openhitl.accounts.auth import CSRF_HEADER, Principal, session_principal
+from openhitl.accounts.auth import CSRF_HEADER, Principal, check_origin, session_principal
 from openhitl.kit.errors import ApiError, Forbidden
 from openhitl.kit.state import AppState, app_state
 
@@ -94,11 +94,13 @@ FORM_EXPIRED = Forbidden("This form has expired", "Reload the page and send it a
 
 
 async def check_viewer_form(request: Request, viewer: Principal) -> None:
+    check_origin(request, request.app.state.openhitl.settings)
     if not _same(await submitted_token(request), viewer.csrf_token):
         raise FORM_EXPIRED
 
 
 async def check_anonymous_form(request: Request) -> None:
+    check_origin(request, request.app.state.openhitl.settings)
     if not _same(await submitted_token(request), request.cookies.get(CSRF_COOKIE)):
         raise FORM_EXPIRED
 

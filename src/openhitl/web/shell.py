@@ -54,13 +54,19 @@ async def signup_page(
     invitation: Annotated[
         str, Query(max_length=200, pattern=NO_NUL, description="An email invitation's token")
     ] = "",
+    sent: bool = False,
 ) -> Response:
     """The sign-up page, with a loop's invite code or an email invitation's token filled in."""
     if viewer is not None:
         return RedirectResponse(safe_next_path(next), status_code=303)
     values = {"next": safe_next_path(next), "invite_code": code, "invitation": invitation}
     return render(
-        request, "auth/signup.html", viewer=None, values=values, csrf_token=form_token(request, None)
+        request,
+        "auth/signup.html",
+        viewer=None,
+        values=values,
+        sent=sent,
+        csrf_token=form_token(request, None),
     )
 
 
