@@ -92,7 +92,9 @@ def test_sign_up_with_an_invite_code_joins_the_loop(site: LiveServer, sink: Smtp
     with browser(site) as http:
         asked = sign_up(http, email, invite_code=loop["invite_code"].lower())
         assert asked.status_code == 202, asked.text
-        assert asked.json()["data"] == {"detail": "Check your email: a link to finish signing up is on its way"}
+        assert asked.json()["data"] == {
+            "detail": "Check your email: a link to finish signing up is on its way"
+        }
         assert http.get("/v1/api/me").status_code == 401
         link = link_in(sink, email, r"http://\S+/login/email/\S+")
         answer = http.get(link.removeprefix(site.url), headers={"Accept": "application/json"})
@@ -110,9 +112,7 @@ def test_sign_up_with_an_invite_code_joins_the_loop(site: LiveServer, sink: Smtp
     with browser(site) as http:
         assert http.post("/login", json={"email": email, "password": PASSWORD}).status_code == 200
         # signing up again changes nothing: the same answer, and the password stays the owner's
-        again = http.post(
-            "/signup", json={"name": "Mallory", "email": email, "password": "another password"}
-        )
+        again = http.post("/signup", json={"name": "Mallory", "email": email, "password": "another password"})
         assert again.status_code == 403, again.text  # no invite: as for anyone without one
         again = sign_up(http, email, invite_code=loop["invite_code"])
         assert (again.status_code, again.json()) == (asked.status_code, asked.json())

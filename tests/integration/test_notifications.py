@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 
 from openhitl.delivery.models import OutboxMessage, PushSubscription
 from openhitl.delivery.request_emails import digest_window
+from openhitl.kit.ids import new_id
 from openhitl.migrations import upgrade
 from tests.conftest import BACKENDS, make_settings, start_server
 from tests.integration.reviewing import Team, make_team
+from tests.support import web
 from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
 from tests.support.live import Account, LiveServer
 from tests.support.payloads import SEED_LOOP
@@ -152,6 +154,52 @@ def test_unsubscribing_removes_only_your_own_subscription(live: LiveServer, push
         removed = http.request("DELETE", "/v1/api/push/subscriptions", json=body)
         assert removed.status_code == 200 and removed.json()["data"] == body
         assert http.request("DELETE", "/v1/api/push/subscriptions", json=body).status_code == 404
+
+
+def test_an_endpoint_is_not_taken_by_another_account(live: LiveServer, pushes: PushService) -> None:
+    reviewer, thief = live.account("reviewer"), live.account("thief")
+    browser = subscribed_browser(live, pushes, reviewer)
+    taken = subscribe(live, thief, browser)
+    assert taken.status_code == 409, taken.text
+    assert taken.json()["msg"] == "This push endpoint is registered to another account"
+    body = {"endpoint": browser.endpoint}
+    with live.client(thief) as http:
+        assert http.request("DELETE", "/v1/api/push/subscriptions", json=body).status_code == 404
+    with live.client(reviewer) as http:  # still the owner's: they can remove it
+        assert http.request("DELETE", "/v1/api/push/subscriptions", json=body).status_code == 200
+    assert subscribe(live, thief, browser).status_code == 201  # once free, anyone's browser may use it
+
+
+def test_signing_out_removes_that_browsers_subscription(live: LiveServer, pushes: PushService) -> None:
+    reviewer = live.account("signed-in")
+    with live.client(reviewer) as http:
+        loop = http.post("/v1/api/loops", json=SEED_LOOP).json()["data"]
+    email = f"push-{live.backend}-{new_id()}@example.com"
+    with web.browser(live) as http:
+        asked = http.post(
+            "/signup",
+            json={
+                "name": "Pushy",
+                "email": email,
+                "password": web.PASSWORD,
+                "invite_code": loop["invite_code"],
+            },
+        )
+        assert asked.status_code == 202, asked.text
+        web.finish_sign_up(live, http, email)
+        csrf = http.get("/v1/api/me").json()["data"]["csrf_token"]
+        first, second = pushes.browser(), pushes.browser()
+        for browser in (first, second):
+            answer = http.post(
+                "/v1/api/push/subscriptions", json=browser.subscription(), headers={"X-CSRF-Token": csrf}
+            )
+            assert answer.status_code == 201, answer.text
+        with live.client(reviewer) as other:  # registered to the signed-in account
+            assert other.post("/v1/api/push/subscriptions", json=first.subscription()).status_code == 409
+        assert http.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
+    with live.client(reviewer) as other:  # signed out: nothing is left of them, the endpoints are free again
+        assert other.post("/v1/api/push/subscriptions", json=first.subscription()).status_code == 201
+        assert other.post("/v1/api/push/subscriptions", json=second.subscription()).status_code == 201
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,9 @@ def assert_throttled(answer: httpx.Response) -> None:
     assert answer.status_code == 429, answer.text
     assert int(answer.headers["Retry-After"]) > 0
     if answer.headers["content-type"].startswith("text/html"):  # a browser is shown a page saying so
-        assert "Too many invite code attempts" in answer.text, answer.text
+        assert (
+            "Too many invite code attempts" in answer.text or "Too many wrong codes or links" in answer.text
+        )
         return
     envelope = answer.json()
     assert envelope["error"] is True and envelope["msg"].startswith("Too many"), envelope
@@ -133,3 +135,86 @@ def test_sign_up_with_invite_codes_is_limited(guarded: LiveServer, throttle_cloc
     guess_until_refused(sign_up, SIGN_UPS_PER_ADDRESS, code)
     throttle_clock.next_minute()
     assert sign_up(code).status_code == 202  # on its way to the address
+
+
+# Wrong codes and links, on every route that looks one up: counted together, per client and overall.
+MISSES_PER_ADDRESS, MISSES_OVERALL = 6, 12
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def counted(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from start_server(
+        request.param,
+        tmp_path_factory,
+        code_misses_per_minute_per_address=MISSES_PER_ADDRESS,
+        code_misses_per_minute=MISSES_OVERALL,
+    )
+
+
+def from_address(server: LiveServer, address: str) -> httpx.Client:
+    """A client the server sees at `address` (it trusts X-Forwarded-For from loopback, as behind a proxy)."""
+    return httpx.Client(base_url=server.url, headers={"X-Forwarded-For": address}, follow_redirects=False)
+
+
+LOOKUPS: dict[str, Callable[[httpx.Client, str], httpx.Response]] = {
+    "join link": lambda http, code: http.get(f"/join/{code}"),
+    "QR code": lambda http, code: http.get(f"/qr/{code}.png"),
+    "invitation link": lambda http, code: http.get(
+        f"/invitations/{code}", headers={"Accept": "application/json"}
+    ),
+    "sign-in link": lambda http, code: http.get(
+        f"/login/email/{code}", headers={"Accept": "application/json"}
+    ),
+}
+
+
+@pytest.mark.parametrize("route", LOOKUPS)
+def test_every_code_route_refuses_a_guesser_even_the_right_code(
+    counted: LiveServer, throttle_clock: ThrottleClock, route: str
+) -> None:
+    code = invite_code(counted)
+    with from_address(counted, "10.1.0.1") as http:
+        for _ in range(MISSES_PER_ADDRESS):
+            assert LOOKUPS[route](http, "ZZZZZ9").status_code in (401, 404)
+        assert_throttled(http.get(f"/join/{code}"))
+        assert_throttled(http.get(f"/qr/{code}.png"))
+        assert_throttled(http.get(f"/join/{code}", headers={"Accept": "application/json"}))
+    with from_address(counted, "10.1.0.2") as http:  # another client is not held back by this one
+        assert http.get(f"/join/{code}").status_code == 200
+    throttle_clock.next_minute()
+    with from_address(counted, "10.1.0.1") as http:
+        assert http.get(f"/qr/{code}.png").status_code == 200
+
+
+def test_moving_between_code_routes_buys_no_more_guesses(
+    counted: LiveServer, throttle_clock: ThrottleClock
+) -> None:
+    code = invite_code(counted)
+    with from_address(counted, "10.2.0.1") as http:
+        routes = list(LOOKUPS.values())
+        for attempt in range(MISSES_PER_ADDRESS):
+            assert routes[attempt % len(routes)](http, "ZZZZZ8").status_code in (401, 404)
+        assert_throttled(http.get(f"/join/{code}"))
+        body = {"name": "G", "email": "g@example.com", "password": PASSWORD, "invite_code": code}
+        assert_throttled(http.post("/signup", json=body))
+
+
+def test_guessing_spread_over_many_addresses_is_stopped_overall(
+    counted: LiveServer, throttle_clock: ThrottleClock
+) -> None:
+    code = invite_code(counted)
+    for n in range(MISSES_OVERALL):  # each address stays well within its own limit
+        with from_address(counted, f"10.3.0.{n + 1}") as http:
+            assert http.get("/qr/ZZZZZ7.png").status_code == 404
+    with from_address(counted, "10.3.1.1") as newcomer:
+        assert_throttled(newcomer.get(f"/join/{code}"))
+    throttle_clock.next_minute()
+    with from_address(counted, "10.3.1.1") as newcomer:
+        assert newcomer.get(f"/join/{code}").status_code == 200
+
+
+def test_right_codes_are_not_counted(counted: LiveServer, throttle_clock: ThrottleClock) -> None:
+    code = invite_code(counted)
+    with from_address(counted, "10.4.0.1") as http:
+        for _ in range(MISSES_PER_ADDRESS * 3):
+            assert http.get(f"/qr/{code}.png").status_code == 200

@@ -308,7 +308,7 @@ async def _email_sign_up_link(
     responses={
         200: {"model": Envelope[SignedIn]},
         303: FORM_REDIRECT,
-        **page_error_responses(400, 401, 403, 429),
+        **page_error_responses(400, 401, 403, 415, 429),
     },
 )
 async def log_in(request: Request, state: State) -> Response:
@@ -355,7 +355,11 @@ async def log_out(request: Request, state: State) -> Response:
     "/login/email",
     status_code=202,
     openapi_extra=_body_schema(EmailLinkRequest),
-    responses={202: {"model": Envelope[Notice]}, 303: FORM_REDIRECT, **page_error_responses(400, 403, 429)},
+    responses={
+        202: {"model": Envelope[Notice]},
+        303: FORM_REDIRECT,
+        **page_error_responses(400, 403, 415, 429),
+    },
 )
 async def email_sign_in_link(request: Request, state: State) -> Response:
     """Email a single-use sign-in link. The answer is the same whether or not the address has an account."""
