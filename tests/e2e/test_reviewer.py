@@ -164,6 +164,9 @@ def sign_up_from_join_link(site: LiveServer, page: Page, screens: Screens, code:
     expect(page.get_by_role("status")).to_contain_text("Check your email")
     screens.shoot(page, "phone-sign-up-check-your-email")
     page.goto(site.emailed_link(email, "/login/email/"))
+    expect(page.get_by_text(f"Create the account for {email}.")).to_be_visible()
+    screens.shoot(page, "phone-sign-up-confirm-link")
+    page.get_by_role("button", name="Create my account").click()
     page.wait_for_url(re.compile(r"/$"))
     return email
 

@@ -13,7 +13,7 @@ from tests.conftest import BACKENDS, start_server
 from tests.support.live import LiveServer
 from tests.support.payloads import SEED_LOOP
 from tests.support.smtp import SmtpSink
-from tests.support.web import form_token
+from tests.support.web import follow_emailed_link, form_token
 
 PASSWORD = "correct horse battery"
 
@@ -193,7 +193,7 @@ def test_form_posts_redirect_with_the_cookie(site: LiveServer) -> None:
         )
         assert (answer.status_code, answer.headers["location"]) == (303, "/signup?sent=1")
         assert "Check your email" in http.get(answer.headers["location"]).text
-        followed = http.get(site.emailed_link(email, "/login/email/"))
+        followed = follow_emailed_link(http, site.emailed_link(email, "/login/email/"))
         assert (followed.status_code, followed.headers["location"]) == (303, "/inbox")
         assert http.get("/v1/api/me").json()["data"]["user"]["name"] == "Form User"
         http.post("/logout", data={"csrf_token": form_token(http, "/settings")})
@@ -217,7 +217,10 @@ def test_sign_in_by_emailed_link(site: LiveServer, sink: SmtpSink) -> None:
         assert asked.status_code == nobody.status_code == 202
         assert asked.json()["data"] == nobody.json()["data"]  # nothing tells who has an account
         link = link_in(sink, account.email, r"http://\S+/login/email/\S+")
-        followed = http.get(link.removeprefix(site.url))
+        opened = http.get(link.removeprefix(site.url))  # as a mail scanner would: nothing is spent
+        assert opened.status_code == 200 and account.email in opened.text
+        assert http.get("/v1/api/me").status_code == 401
+        followed = follow_emailed_link(http, link.removeprefix(site.url))
         assert (followed.status_code, followed.headers["location"]) == (303, "/inbox")
         assert http.get("/v1/api/me").json()["data"]["user"]["id"] == account.user_id
     with browser(site) as http:
@@ -252,7 +255,9 @@ def test_email_invitations(site: LiveServer, sink: SmtpSink) -> None:
     # 1. following the emailed link signs the invitee in as a member
     link = link_in(sink, by_link, r"http://\S+/invitations/\S+")
     with browser(site) as http:
-        followed = http.get(link.removeprefix(site.url))
+        opened = http.get(link.removeprefix(site.url))
+        assert opened.status_code == 200 and "Join Content Moderation Review" in opened.text
+        followed = follow_emailed_link(http, link.removeprefix(site.url))
         assert followed.status_code == 303
         assert [x["id"] for x in http.get("/v1/api/loops").json()["data"]["loops"]] == [loop_id]
         assert http.get(link.removeprefix(site.url)).status_code == 400  # once only
@@ -270,7 +275,7 @@ def test_email_invitations(site: LiveServer, sink: SmtpSink) -> None:
     with browser(site) as http:
         http.post("/login/email", json={"email": existing.email})
         sign_in = link_in(sink, existing.email, r"http://\S+/login/email/\S+")
-        assert http.get(sign_in.removeprefix(site.url)).status_code == 303
+        assert follow_emailed_link(http, sign_in.removeprefix(site.url)).status_code == 303
         assert [x["id"] for x in http.get("/v1/api/loops").json()["data"]["loops"]] == [loop_id]
     with site.client(owner) as http:
         members = http.get(f"/v1/api/loops/{loop_id}/members").json()["data"]

@@ -12,7 +12,7 @@ from tests.conftest import BACKENDS, start_server
 from tests.security.conftest import data_of
 from tests.support.live import Account, LiveServer
 from tests.support.payloads import SEED_LOOP
-from tests.support.web import PASSWORD, browser, finish_sign_up, form_token
+from tests.support.web import PASSWORD, browser, finish_sign_up, follow_emailed_link, form_token
 
 ATTACKER_PASSWORD = "mallory's own password"
 EVIL = "http://evil.example"
@@ -251,5 +251,30 @@ def test_invitation_links_die_once_used_withdrawn_or_joined_another_way(site: Li
     used = f"used-{site.backend}@example.com"
     link = invitation_link(site, owner, loop_id, used)
     with browser(site) as http:
-        assert http.get(link).status_code == 303
+        assert http.get(link).status_code == 200  # opening it uses nothing
+        assert follow_emailed_link(http, link).status_code == 303
     refused(site, link)
+
+
+def test_an_emailed_link_is_spent_only_by_the_tap_on_its_own_page(site: LiveServer) -> None:
+    account = site.account("scanned")
+    with browser(site) as http:
+        assert http.post("/login/email", json={"email": account.email}).status_code == 202
+    link = site.emailed_link(account.email, "/login/email/")
+    with browser(site) as http:
+        for _ in range(3):  # a mail scanner, a link preview, the person: opening spends nothing
+            assert http.get(link).status_code == 200
+        fetched = http.get(link, headers={"Accept": "application/json", "Sec-Fetch-Site": "cross-site"})
+        assert (fetched.status_code, fetched.json()["msg"]) == (403, "Cross-site request refused")
+        token = form_token(http, link)
+        for forged in (
+            http.post(link),  # a page elsewhere posting to the link has no token
+            http.post(link, data={"csrf_token": "guessed"}),
+            http.post(link, data={"csrf_token": token}, headers={"Origin": EVIL}),
+        ):
+            assert forged.status_code == 403, forged.text
+            assert "openhitl_session" not in forged.headers.get("set-cookie", "")
+        assert follow_emailed_link(http, link).status_code == 303  # still good for its owner, once
+        assert data_of(http.get("/v1/api/me"))["user"]["id"] == account.user_id
+    with browser(site) as http:
+        assert http.get(link).status_code == 401

@@ -47,8 +47,16 @@ def sign_up(server: LiveServer, *, invite_code: str, name: str = "Reviewer") -> 
     return http, email
 
 
+def follow_emailed_link(http: httpx.Client, path: str) -> httpx.Response:
+    """Opens an emailed link as a browser does (a page with one button) and taps the button."""
+    page = http.get(path)
+    assert page.status_code == 200, page.text
+    assert 'id="confirm-link-form"' in page.text
+    return http.post(path, data={"csrf_token": form_token(http, path)})
+
+
 def finish_sign_up(server: LiveServer, http: httpx.Client, email: str) -> httpx.Response:
     """Follows the link a sign-up emailed to its address, as its owner would: the account is made."""
-    followed = http.get(server.emailed_link(email, "/login/email/"))
+    followed = follow_emailed_link(http, server.emailed_link(email, "/login/email/"))
     assert followed.status_code == 303, followed.text
     return followed

@@ -231,6 +231,18 @@ async def create_login_link(
     return token
 
 
+async def find_login_link(
+    session: AsyncSession, *, token: str, settings: Settings, now: datetime
+) -> LoginLink | None:
+    """The link a token belongs to while it can still be used (looked at, not spent)."""
+    statement = select(LoginLink).where(
+        LoginLink.digest == token_digest(settings.resolved_secret_key, token),
+        LoginLink.used_at.is_(None),
+        LoginLink.expires_at > now,
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 @dataclass(frozen=True)
 class UsedLink:
     user: User

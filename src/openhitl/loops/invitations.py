@@ -198,6 +198,19 @@ async def spend(session: AsyncSession, *, token: str, settings: Settings, now: d
     return SpentInvitation(spent.user_id, spent.email, spent.loop_id)
 
 
+async def find_live(
+    session: AsyncSession, *, token: str, settings: Settings, now: datetime
+) -> tuple[Invitation, Loop] | None:
+    """A usable invitation and its loop (looked at, not spent)."""
+    statement = (
+        select(Invitation, Loop)
+        .join(Loop, Loop.id == Invitation.loop_id)
+        .where(Invitation.digest == token_digest(settings.resolved_secret_key, token), _live(now))
+    )
+    found = (await session.execute(statement)).one_or_none()
+    return None if found is None else (found[0], found[1])
+
+
 async def by_token(session: AsyncSession, *, token: str, settings: Settings) -> Invitation | None:
     """The invitation a link carries, live or not; None when no invitation ever had that token."""
     statement = select(Invitation).where(
