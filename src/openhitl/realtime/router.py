@@ -108,14 +108,16 @@ async def wait_until_closed(
     request_id: str,
     user_id: str,
     seconds: float,
+    parked: RequestRead | None = None,
 ) -> Seen:
     """Re-reads the request whenever one of its events arrives, until it is closed or time is up.
 
-    When this process closed it, and the first read rendered the open request, the answer is made from
-    the two without another read: the request as its closing unit of work left it, and the loop,
-    recipients and feedback read before (`presenter.closed_detail`).
+    When this process closed it, and a read rendered the open request (`parked`, else `seen`'s), the answer
+    is made from the two without another read: the request as its closing unit of work left it, and the
+    loop, recipients and feedback read before (`presenter.closed_detail`). So a request closed and deleted
+    in one unit of work (its loop deleted) still answers its waiters.
     """
-    parked = seen.detail
+    parked = parked or seen.detail
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not seen.closed:
@@ -151,6 +153,8 @@ async def request_outcome_stream(
         state.feed.unsubscribe(subscriber)
         raise
 
+    parked = seen.detail
+
     async def stream() -> AsyncIterator[str]:
         nonlocal seen
         try:
@@ -163,6 +167,7 @@ async def request_outcome_stream(
                     request_id=request_id,
                     user_id=principal.user_id,
                     seconds=KEEPALIVE_SECONDS,
+                    parked=parked,
                 )
                 if not seen.closed:
                     yield ": keep-alive\n\n"
