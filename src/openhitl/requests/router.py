@@ -237,11 +237,16 @@ async def get_request(
     return ok(RequestDetail(**read.model_dump(), request=read), "Request retrieved successfully")
 
 
-@router.patch("/requests/{request_id}", responses=COMMON_ERRORS)
+@router.patch("/requests/{request_id}", responses=error_responses(400, 401, 403, 404, 409, 429))
 async def update_request(
     request_id: RequestId, body: RequestUpdate, principal: RequestsWrite, session: WriteSession, state: State
 ) -> Envelope[RequestOne]:
-    """Change a request while it is still pending (fields of the create body; `status: cancelled` cancels)."""
+    """Change a request while it is still pending (fields of the create body; `status: cancelled` cancels).
+
+    The change is checked against the request as read and applied only if nothing changed it meanwhile;
+    otherwise 409 (read it again and resend). Likewise an answer checked against the old fields is refused
+    with 409 once a change lands first: no answer is ever stored against a config it was not checked with.
+    """
     readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
     updated = await service.update(
         session,

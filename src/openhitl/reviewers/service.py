@@ -266,10 +266,11 @@ async def respond(
         },
     )
     if answered is None:
+        read_version = request.version  # the reload refreshes `request` itself
         current = await repository.reload(session, request_id)
         if current is None:
             raise NotFound("Request not found")
-        raise _conflict(current, user_id, now, read_version=request.version)
+        raise _conflict(current, user_id, now, read_version=read_version)
     session.add(
         Response(
             id=new_id(), request_id=request_id, user_id=user_id, response_data=structured, created_at=now
