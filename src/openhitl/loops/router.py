@@ -11,7 +11,7 @@ from openhitl.accounts.auth import LoopsRead, LoopsWrite
 from openhitl.accounts.models import User
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import NotFound
-from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.params import LoopId, UserId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.kit.urls import join_url, public_base_url, qr_code_url
 from openhitl.loops import invitations, repository, service
@@ -43,8 +43,6 @@ from openhitl.reviewers import service as reviewer_service
 
 router = APIRouter(tags=["loops"])
 qr_router = APIRouter(tags=["loops"])
-LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
-UserId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex user id")]
 COMMON_ERRORS = error_responses(400, 401, 403, 404, 429)
 
 

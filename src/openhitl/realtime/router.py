@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import select
@@ -17,8 +17,7 @@ from starlette.types import Receive, Scope, Send
 from openhitl.accounts.auth import CurrentPrincipal, RequestsRead, authenticate_with
 from openhitl.kit.envelope import error_responses
 from openhitl.kit.errors import BadRequest
-from openhitl.kit.ids import ID_PATTERN
-from openhitl.kit.params import EVENT_ID
+from openhitl.kit.params import EVENT_ID, RequestId
 from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import State
 from openhitl.loops.models import Membership
@@ -140,7 +139,7 @@ async def wait_until_closed(
 
 @router.get("/requests/{request_id}/events", response_class=StreamingResponse, responses=SSE_RESPONSES)
 async def request_outcome_stream(
-    request_id: Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")],
+    request_id: RequestId,
     principal: RequestsRead,
     state: State,
 ) -> StreamingResponse:

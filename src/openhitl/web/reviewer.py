@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import ApiError, Conflict, NotFound
 from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.params import LoopId, RequestId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
@@ -26,8 +27,6 @@ from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, MaybeViewer, Viewer, form_token
 
 router = APIRouter(**page_kwargs())
-RequestId = Annotated[str, Path(pattern=ID_PATTERN)]
-LoopId = Annotated[str, Path(pattern=ID_PATTERN)]
 QUEUE_SIZE = 100
 FLASHES = {
     "answered": "Answer sent. Thank you!",
