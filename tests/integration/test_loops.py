@@ -109,12 +109,15 @@ def test_delete_loop_removes_everything_and_reports_counts(server: LiveServer, o
         assert (
             owner.http.post(f"/v1/api/loops/{owner.loop_id}/requests", json=SEED_REQUEST).status_code == 201
         )
-    request_id = owner.http.get("/v1/api/requests").json()["data"]["requests"][0]["id"]
+    request_ids = [r["id"] for r in owner.http.get("/v1/api/requests").json()["data"]["requests"]]
+    request_id = request_ids[0]
     answer = owner.http.delete(f"/v1/api/loops/{owner.loop_id}")
     assert answer.status_code == 200
     body = answer.json()
     assert body["msg"] == "Loop deleted successfully"
     assert body["data"]["loop_id"] == owner.loop_id
+    cancelled = body["data"]["deleted_data"].pop("requests_cancelled")
+    assert sorted(cancelled) == sorted(request_ids), "the open requests were cancelled before the delete"
     assert body["data"]["deleted_data"] == {
         "members_removed": 2,
         "requests_deleted": 3,

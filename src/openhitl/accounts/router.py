@@ -1,9 +1,9 @@
 """Account routes for API callers: the HITL.sh key test, who am I, and API keys."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from openhitl.accounts import service
@@ -21,7 +21,7 @@ from openhitl.accounts.schemas import (
 from openhitl.accounts.service import KNOWN_PERMISSIONS
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import Forbidden, ValidationFailed
-from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.params import ApiKeyId
 from openhitl.kit.ratelimit import next_hour
 from openhitl.kit.uow import ReadSession, State, WriteSession
 
@@ -153,7 +153,7 @@ async def create_api_key(
 
 @router.delete("/api-keys/{api_key_id}", responses=error_responses(400, 401, 403, 404, 429))
 async def revoke_api_key(
-    api_key_id: Annotated[str, Path(pattern=ID_PATTERN, description="24-hex API key id")],
+    api_key_id: ApiKeyId,
     principal: CurrentPrincipal,
     session: WriteSession,
     state: State,

@@ -7,7 +7,7 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import TypeAdapter
 
-from openhitl.client.core import LONG_POLL_MARGIN, Call, Endpoint
+from openhitl.client.core import LONG_POLL_MARGIN, Call, Endpoint, api_path, checked_id
 from openhitl.client.models import (
     ApiKey,
     Cancelled,
@@ -54,7 +54,7 @@ def list_loops() -> Call[list[Loop]]:
 
 
 def get_loop(loop_id: str) -> Call[Loop]:
-    return Call("GET", f"/loops/{loop_id}", _field("loop", Loop), idempotent=True)
+    return Call("GET", api_path("/loops/{loop_id}", loop_id=loop_id), _field("loop", Loop), idempotent=True)
 
 
 def create_loop(
@@ -69,19 +69,23 @@ def update_loop(
     loop_id: str, *, name: str | None = None, icon: str | None = None, description: str | None = None
 ) -> Call[Loop]:
     body = _only(name=name, icon=icon, description=description)
-    return Call("PUT", f"/loops/{loop_id}", _field("loop", Loop), json=body, idempotent=True)
+    return Call(
+        "PUT", api_path("/loops/{loop_id}", loop_id=loop_id), _field("loop", Loop), json=body, idempotent=True
+    )
 
 
 def delete_loop(loop_id: str) -> Call[dict[str, Any]]:
-    return Call("DELETE", f"/loops/{loop_id}", _dict)
+    return Call("DELETE", api_path("/loops/{loop_id}", loop_id=loop_id), _dict)
 
 
 def list_members(loop_id: str) -> Call[Members]:
-    return Call("GET", f"/loops/{loop_id}/members", _as(Members), idempotent=True)
+    return Call("GET", api_path("/loops/{loop_id}/members", loop_id=loop_id), _as(Members), idempotent=True)
 
 
 def remove_member(loop_id: str, user_id: str) -> Call[dict[str, Any]]:
-    return Call("DELETE", f"/loops/{loop_id}/members/{user_id}", _dict)
+    return Call(
+        "DELETE", api_path("/loops/{loop_id}/members/{user_id}", loop_id=loop_id, user_id=user_id), _dict
+    )
 
 
 # Requests
@@ -95,7 +99,7 @@ def create_request(
     key = idempotency_key or uuid.uuid4().hex
     return Call(
         "POST",
-        f"/loops/{loop_id}/requests",
+        api_path("/loops/{loop_id}/requests", loop_id=loop_id),
         _as(CreatedRequest),
         json=dict(body),
         headers={"Idempotency-Key": key},
@@ -112,6 +116,7 @@ def list_requests(
     limit: int = 50,
     offset: int = 0,
 ) -> Call[RequestPage]:
+    loop_id = checked_id("loop_id", loop_id) if loop_id else None  # empty: no filter, as the server reads it
     params = _only(status=status, priority=priority, loop_id=loop_id, sort=sort, limit=limit, offset=offset)
     return Call("GET", "/requests", _as(RequestPage), params=params, idempotent=True)
 
@@ -121,7 +126,7 @@ def get_request(request_id: str, *, wait: float | None = None) -> Call[Request]:
     the request is completed, cancelled or timed out."""
     return Call(
         "GET",
-        f"/requests/{request_id}",
+        api_path("/requests/{request_id}", request_id=request_id),
         _field("request", Request),
         params=_only(wait=wait),
         idempotent=True,
@@ -131,16 +136,31 @@ def get_request(request_id: str, *, wait: float | None = None) -> Call[Request]:
 
 def update_request(request_id: str, updates: Mapping[str, Any]) -> Call[Request]:
     """Change a pending request (any create field)."""
-    return Call("PATCH", f"/requests/{request_id}", _field("request", Request), json=dict(updates))
+    return Call(
+        "PATCH",
+        api_path("/requests/{request_id}", request_id=request_id),
+        _field("request", Request),
+        json=dict(updates),
+    )
 
 
 def cancel_request(request_id: str, *, reason: str | None = None) -> Call[Cancelled]:
-    return Call("DELETE", f"/requests/{request_id}", _as(Cancelled), json=_only(reason=reason) or None)
+    return Call(
+        "DELETE",
+        api_path("/requests/{request_id}", request_id=request_id),
+        _as(Cancelled),
+        json=_only(reason=reason) or None,
+    )
 
 
 def add_feedback(request_id: str, feedback: Mapping[str, Any]) -> Call[Feedback]:
     """Rate or comment on a completed request's answer (rating 1-5, comment, tags, ...)."""
-    return Call("POST", f"/requests/{request_id}/feedback", _as(Feedback), json={"feedback": dict(feedback)})
+    return Call(
+        "POST",
+        api_path("/requests/{request_id}/feedback", request_id=request_id),
+        _as(Feedback),
+        json={"feedback": dict(feedback)},
+    )
 
 
 # Webhooks (keys need webhooks:read / webhooks:write)
@@ -151,7 +171,12 @@ def list_webhooks() -> Call[list[Webhook]]:
 
 
 def get_webhook(webhook_id: str) -> Call[Webhook]:
-    return Call("GET", f"/webhooks/{webhook_id}", _field("webhook", Webhook), idempotent=True)
+    return Call(
+        "GET",
+        api_path("/webhooks/{webhook_id}", webhook_id=webhook_id),
+        _field("webhook", Webhook),
+        idempotent=True,
+    )
 
 
 def create_webhook(
@@ -182,16 +207,21 @@ def update_webhook(
         enabled=enabled,
         rotate_secret=rotate_secret,
     )
-    return Call("PATCH", f"/webhooks/{webhook_id}", _field("webhook", Webhook), json=body)
+    return Call(
+        "PATCH",
+        api_path("/webhooks/{webhook_id}", webhook_id=webhook_id),
+        _field("webhook", Webhook),
+        json=body,
+    )
 
 
 def delete_webhook(webhook_id: str) -> Call[dict[str, Any]]:
-    return Call("DELETE", f"/webhooks/{webhook_id}", _dict)
+    return Call("DELETE", api_path("/webhooks/{webhook_id}", webhook_id=webhook_id), _dict)
 
 
 def test_webhook(webhook_id: str) -> Call[dict[str, Any]]:
     """Queue a signed `webhook.test` event to the endpoint."""
-    return Call("POST", f"/webhooks/{webhook_id}/test", _dict)
+    return Call("POST", api_path("/webhooks/{webhook_id}/test", webhook_id=webhook_id), _dict)
 
 
 def signing_secret() -> Call[str]:
@@ -218,7 +248,9 @@ def create_api_key(
 
 
 def revoke_api_key(api_key_id: str) -> Call[ApiKey]:
-    return Call("DELETE", f"/api-keys/{api_key_id}", _field("api_key", ApiKey))
+    return Call(
+        "DELETE", api_path("/api-keys/{api_key_id}", api_key_id=api_key_id), _field("api_key", ApiKey)
+    )
 
 
 class Endpoints:

@@ -13,7 +13,8 @@ import typer
 from pydantic import BaseModel
 
 from openhitl.client.api import AskOptions, ResponseType
-from openhitl.client.errors import OpenHITLError
+from openhitl.client.core import checked_id
+from openhitl.client.errors import InvalidId, OpenHITLError
 from openhitl.client.models import Decision
 from openhitl.client.sync import Client
 
@@ -28,6 +29,16 @@ EXIT_CODES = {"completed": EXIT_ANSWERED, "timeout": EXIT_TIMED_OUT, "cancelled"
 loops_cli = typer.Typer(help="Loops you belong to (needs OPENHITL_API_KEY).", no_args_is_help=True)
 requests_cli = typer.Typer(help="Requests you can read (needs OPENHITL_API_KEY).", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of lines of text")]
+
+
+def an_id(value: str | None) -> str | None:
+    """Refuses an argument that is not an id (24 hex characters) before anything is sent (exit code 2)."""
+    if value is not None:
+        try:
+            checked_id("id", value)
+        except InvalidId:
+            raise typer.BadParameter(f"must be a 24-character hexadecimal id, got {value!r}") from None
+    return value
 
 
 @contextmanager
@@ -91,7 +102,7 @@ def requests_list(
     status: Annotated[
         str | None, typer.Option(help="pending, claimed, completed, timeout, cancelled")
     ] = None,
-    loop: Annotated[str | None, typer.Option(help="Only this loop's requests")] = None,
+    loop: Annotated[str | None, typer.Option(help="Only this loop's requests", callback=an_id)] = None,
     limit: Annotated[int, typer.Option(help="1-100")] = 50,
     as_json: JsonFlag = False,
 ) -> None:
@@ -107,7 +118,7 @@ def requests_list(
 
 
 @requests_cli.command("get")
-def requests_get(request_id: Annotated[str, typer.Argument(help="The request's id")]) -> None:
+def requests_get(request_id: Annotated[str, typer.Argument(help="The request's id", callback=an_id)]) -> None:
     """The request as JSON."""
     with connected() as client:
         print_json(client.get_request(request_id))
@@ -115,7 +126,7 @@ def requests_get(request_id: Annotated[str, typer.Argument(help="The request's i
 
 @requests_cli.command("cancel")
 def requests_cancel(
-    request_id: Annotated[str, typer.Argument(help="The request's id")],
+    request_id: Annotated[str, typer.Argument(help="The request's id", callback=an_id)],
     reason: Annotated[str | None, typer.Option(help="Kept with the request")] = None,
 ) -> None:
     """Cancel a pending or claimed request."""
@@ -153,7 +164,7 @@ def describe(decision: Decision) -> str:
 
 def ask(
     text: Annotated[str, typer.Argument(help="The question (Markdown)")],
-    loop: Annotated[str, typer.Option("--loop", help="The loop's id")],
+    loop: Annotated[str, typer.Option("--loop", help="The loop's id", callback=an_id)],
     options: Annotated[str | None, typer.Option(help="Choices, comma-separated: Approve,Reject")] = None,
     response_type: Annotated[
         str | None, typer.Option("--type", help="text, boolean, rating, number, single_select, multi_select")

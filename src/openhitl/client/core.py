@@ -7,15 +7,18 @@ how long a long-poll asks the server to hold are decided here too, so the two cl
 """
 
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import wraps
 from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
+from urllib.parse import quote
 
 import httpx
 
-from openhitl.client.errors import APIError, ServerError, api_error
+from openhitl.client.errors import APIError, InvalidId, ServerError, api_error
+from openhitl.kit.ids import ID_PATTERN
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -28,6 +31,21 @@ LONG_POLL_SECONDS = 60.0
 LONG_POLL_MARGIN = 15.0
 RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 USER_AGENT = "openhitl-python"
+_ID = re.compile(ID_PATTERN)
+
+
+def checked_id(name: str, value: object) -> str:
+    """`value` if it is an id (24 hexadecimal characters); InvalidId otherwise, before anything is sent."""
+    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+        raise InvalidId(name, value)
+    return value
+
+
+def api_path(template: str, **ids: str) -> str:
+    """The path of a call, every `{name}` in `template` filled with the id given as `name`: checked, then
+    percent-quoted. The one way the SDK puts a caller's string into a path: ids come from agents and
+    prompts, and `update_request("../webhooks/<id>", ...)` must not become a call to another route."""
+    return template.format(**{name: quote(checked_id(name, value), safe="") for name, value in ids.items()})
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,17 @@ class OpenHITLError(Exception):
     """Everything the SDK raises derives from this."""
 
 
+class InvalidId(OpenHITLError, ValueError):
+    """An id given to the SDK is not an OpenHITL id (24 hexadecimal characters): nothing was sent. Ids become
+    part of request paths, so a string such as `../webhooks/<id>` must never reach one."""
+
+    def __init__(self, name: str, value: object) -> None:
+        self.name = name
+        self.value = value
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        super().__init__(f"{name} must be a 24-character hexadecimal id, got {shown}; nothing was sent")
+
+
 class ConnectionFailed(OpenHITLError):
     """The server could not be reached (after the retries the call allows)."""
 

@@ -73,6 +73,11 @@ async def count_loop_contents(session: AsyncSession, loop_id: str) -> tuple[int,
     return int(members or 0), int(requests or 0), int(responses or 0)
 
 
+async def lock(session: AsyncSession, loop_id: str) -> None:
+    """Holds the loop's row until the unit of work ends (SQLite's single writer holds everything already)."""
+    await session.execute(select(Loop.id).where(Loop.id == loop_id).with_for_update())
+
+
 async def delete_loop(session: AsyncSession, loop_id: str) -> None:
     # Foreign keys cascade to memberships, requests, responses and feedback on both dialects.
     await session.execute(delete(Loop).where(Loop.id == loop_id))

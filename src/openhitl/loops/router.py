@@ -12,7 +12,7 @@ from openhitl.accounts.models import User
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import NotFound
 from openhitl.kit.guessing import guarded_lookup
-from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.params import LoopId, UserId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.kit.urls import join_url, public_base_url, qr_code_url
 from openhitl.loops import invitations, repository, service
@@ -44,8 +44,6 @@ from openhitl.reviewers import service as reviewer_service
 
 router = APIRouter(tags=["loops"])
 qr_router = APIRouter(tags=["loops"])
-LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
-UserId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex user id")]
 COMMON_ERRORS = error_responses(400, 401, 403, 404, 429)
 
 
@@ -151,18 +149,26 @@ async def update_loop(
 async def delete_loop(
     loop_id: LoopId, principal: LoopsWrite, session: WriteSession, state: State
 ) -> Envelope[LoopDeleted]:
-    """Delete a loop with its memberships, requests, responses and feedback. Only the creator may."""
+    """Delete a loop with its memberships, requests, responses and feedback. Only the creator may.
+
+    Open requests (pending or claimed) are not dropped silently: in the same transaction they are cancelled
+    first, with the reason "The loop was deleted", as `DELETE /requests/{id}` would cancel them. Each one's
+    `request.cancelled` event is in the feed, its `callback_url` and matching webhooks are called, and
+    callers waiting on it (`?wait=` long-polls, `GET /requests/{id}/events`) are answered with the cancelled
+    request. `deleted_data.requests_cancelled` lists them. After that the requests are gone: reading one
+    answers 404."""
     access = await service.get_access(session, loop_id=loop_id, user_id=principal.user_id)
     now = state.clock.now()
-    members, requests, responses = await service.delete(
-        session, access=access, actor_id=principal.user_id, now=now
-    )
+    deleted = await service.delete(session, access=access, actor_id=principal.user_id, now=now)
     return ok(
         LoopDeleted(
             loop_id=loop_id,
             deleted_at=now,
             deleted_data=DeletedData(
-                members_removed=members, requests_deleted=requests, responses_deleted=responses
+                members_removed=deleted.members,
+                requests_deleted=deleted.requests,
+                responses_deleted=deleted.responses,
+                requests_cancelled=deleted.cancelled,
             ),
         ),
         "Loop deleted successfully",

@@ -112,6 +112,9 @@ class DeletedData(BaseModel):
     members_removed: int
     requests_deleted: int
     responses_deleted: int
+    requests_cancelled: list[str] = Field(
+        description="Ids of the open requests cancelled (with their events and webhooks) before the delete"
+    )
 
 
 class LoopDeleted(BaseModel):

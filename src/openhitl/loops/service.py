@@ -15,8 +15,11 @@ from openhitl.loops import repository
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
 from openhitl.realtime.events import append_event
+from openhitl.requests import lifecycle
+from openhitl.requests.models import Request
 
 INVITE_CODE_LENGTH = 6
+LOOP_DELETED = "The loop was deleted"
 
 
 @dataclass(frozen=True)
@@ -125,15 +128,35 @@ async def update(
     await append_event(session, type="loop.updated", at=now, loop_id=loop.id, actor_id=actor_id)
 
 
-async def delete(
-    session: AsyncSession, *, access: LoopAccess, actor_id: str, now: datetime
-) -> tuple[int, int, int]:
+@dataclass(frozen=True)
+class Deleted:
+    members: int
+    requests: int
+    responses: int
+    cancelled: list[str]  # ids of the requests that were still open
+
+
+async def delete(session: AsyncSession, *, access: LoopAccess, actor_id: str, now: datetime) -> Deleted:
+    """Deletes the loop and everything in it. Its open requests are cancelled first, through the lifecycle
+    and in the same transaction: their callers get the `request.cancelled` event, webhook and callback,
+    and whoever waits on them is answered, before the requests go with the loop."""
     if not access.is_creator:
         raise Forbidden("Access denied to this loop")
-    counts = await repository.count_loop_contents(session, access.loop.id)
-    await repository.delete_loop(session, access.loop.id)
-    await append_event(session, type="loop.deleted", at=now, loop_id=access.loop.id, actor_id=actor_id)
-    return counts
+    loop_id = access.loop.id
+    await repository.lock(session, loop_id)  # no request joins the loop between the cancel and the delete
+    cancelled = await lifecycle.apply_all(
+        session,
+        lifecycle.CANCEL,
+        where=Request.loop_id == loop_id,
+        now=now,
+        actor_id=actor_id,
+        values=lifecycle.cancelled(now, LOOP_DELETED),
+        event_data={"reason": LOOP_DELETED},
+    )
+    members, requests, responses = await repository.count_loop_contents(session, loop_id)
+    await repository.delete_loop(session, loop_id)
+    await append_event(session, type="loop.deleted", at=now, loop_id=loop_id, actor_id=actor_id)
+    return Deleted(members, requests, responses, [request.id for request in cancelled])
 
 
 async def remove_member(

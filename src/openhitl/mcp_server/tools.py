@@ -11,6 +11,7 @@ environment; over HTTP, a client per call carrying the caller's own API key (see
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -23,6 +24,7 @@ from openhitl.client.aio import AsyncClient
 from openhitl.client.api import AskOptions
 from openhitl.client.core import Call, Envelope
 from openhitl.client.errors import OpenHITLError
+from openhitl.kit.ids import ID_PATTERN
 
 ClientFor = Callable[[Context], AbstractAsyncContextManager[AsyncClient]]
 
@@ -34,7 +36,14 @@ Status = Literal["pending", "claimed", "completed", "timeout", "cancelled"]
 RequestText = Annotated[
     str, Field(min_length=1, max_length=2000, description="What the reviewer sees (Markdown)")
 ]
-RequestId = Annotated[str, Field(description="The request's id")]
+# Ids become part of request paths: a string that is not one is refused before any call is made.
+RequestId = Annotated[
+    str, Field(pattern=ID_PATTERN, description="The request's id (24 hexadecimal characters)")
+]
+LoopId = Annotated[str, Field(pattern=ID_PATTERN, description="The loop's id (24 hexadecimal characters)")]
+LoopFilter = Annotated[
+    str, Field(pattern=f"^({ID_PATTERN[1:-1]})?$", description="Only this loop's requests")
+]
 INSTRUCTIONS = (
     "Human-in-the-loop: send questions to a loop of human reviewers and get their answers. "
     "Use ask_human to ask and wait for the answer; the other tools manage loops and requests."
@@ -44,8 +53,10 @@ INSTRUCTIONS = (
 def build_server(client_for: ClientFor) -> MCPServer:
     server = MCPServer("openhitl", version=openhitl.__version__, instructions=INSTRUCTIONS)
 
-    async def relay(ctx: Context, call: Call[Any]) -> Envelope:
+    async def relay(ctx: Context, build: Callable[[], Call[Any]]) -> Envelope:
+        """Builds the call (which checks its ids: nothing is sent for a bad one) and sends it."""
         try:
+            call = build()
             async with client_for(ctx) as client:
                 return await client.send(call.raw())
         except OpenHITLError as error:
@@ -54,13 +65,13 @@ def build_server(client_for: ClientFor) -> MCPServer:
     @server.tool()
     async def list_loops(ctx: Context) -> dict[str, Any]:
         """List the loops (groups of human reviewers) you belong to."""
-        answer = await relay(ctx, api.list_loops())
+        answer = await relay(ctx, api.list_loops)
         return {"message": answer.msg, "loops": answer.data["loops"], "count": answer.data["count"]}
 
     @server.tool()
     async def create_request(
         ctx: Context,
-        loop_id: str,
+        loop_id: LoopId,
         processing_type: ProcessingType,
         type: ContentType,
         priority: Priority,
@@ -92,7 +103,7 @@ def build_server(client_for: ClientFor) -> MCPServer:
             "tags": tags,
         }
         answer = await relay(
-            ctx, api.create_request(loop_id, {k: v for k, v in body.items() if v is not None})
+            ctx, lambda: api.create_request(loop_id, {k: v for k, v in body.items() if v is not None})
         )
         return {"message": answer.msg, "data": answer.data}
 
@@ -101,14 +112,20 @@ def build_server(client_for: ClientFor) -> MCPServer:
         ctx: Context,
         status: Status | None = None,
         priority: Priority | None = None,
-        loop_id: str | None = None,
+        loop_id: LoopFilter | None = None,
         limit: Annotated[int, Field(ge=1, le=100)] = 50,
         offset: Annotated[int, Field(ge=0)] = 0,
         sort: Literal["created_at_desc", "created_at_asc", "priority_desc", "status_asc"] | None = None,
     ) -> dict[str, Any]:
         """List requests, newest first, with filters."""
-        call = api.list_requests(
-            status=status, priority=priority, loop_id=loop_id, sort=sort, limit=limit, offset=offset
+        call = partial(
+            api.list_requests,
+            status=status,
+            priority=priority,
+            loop_id=loop_id,
+            sort=sort,
+            limit=limit,
+            offset=offset,
         )
         answer = await relay(ctx, call)
         summary = {key: answer.data[key] for key in ("count", "total", "has_more")}
@@ -117,13 +134,13 @@ def build_server(client_for: ClientFor) -> MCPServer:
     @server.tool()
     async def get_request(ctx: Context, request_id: RequestId) -> dict[str, Any]:
         """One request: its status and, once answered, the response."""
-        answer = await relay(ctx, api.get_request(request_id))
+        answer = await relay(ctx, lambda: api.get_request(request_id))
         return {"message": answer.msg, "data": answer.data["request"]}
 
     @server.tool()
     async def update_request(ctx: Context, request_id: RequestId, updates: dict[str, Any]) -> dict[str, Any]:
         """Change a pending request: any create_request field, such as request_text or priority."""
-        answer = await relay(ctx, api.update_request(request_id, updates))
+        answer = await relay(ctx, lambda: api.update_request(request_id, updates))
         return {"message": answer.msg, "data": answer.data["request"]}
 
     @server.tool()
@@ -131,7 +148,7 @@ def build_server(client_for: ClientFor) -> MCPServer:
         ctx: Context, request_id: RequestId, reason: str | None = None
     ) -> dict[str, Any]:
         """Cancel a pending or claimed request."""
-        answer = await relay(ctx, api.cancel_request(request_id, reason=reason))
+        answer = await relay(ctx, lambda: api.cancel_request(request_id, reason=reason))
         return {"message": answer.msg, "data": answer.data}
 
     @server.tool()
@@ -148,13 +165,13 @@ def build_server(client_for: ClientFor) -> MCPServer:
         ],
     ) -> dict[str, Any]:
         """Rate or comment on the answer to a completed request."""
-        answer = await relay(ctx, api.add_feedback(request_id, feedback))
+        answer = await relay(ctx, lambda: api.add_feedback(request_id, feedback))
         return {"message": answer.msg, "data": answer.data}
 
     @server.tool()
     async def ask_human(
         ctx: Context,
-        loop_id: str,
+        loop_id: LoopId,
         question: RequestText,
         options: Annotated[list[str] | None, Field(description="Choices; the human picks one")] = None,
         response_type: ResponseType | None = None,

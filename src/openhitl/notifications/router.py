@@ -1,13 +1,11 @@
 """HTTP routes for notifications: the VAPID key, this browser's push subscription, per-loop preferences."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from openhitl.accounts.auth import CurrentPrincipal
 from openhitl.delivery import vapid
 from openhitl.kit.envelope import Envelope, error_responses, ok
-from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.params import LoopId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops.models import Membership
 from openhitl.notifications import service
@@ -23,7 +21,6 @@ from openhitl.notifications.schemas import (
 )
 
 router = APIRouter(tags=["notifications"])
-LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
 ERRORS = error_responses(400, 401, 403, 404, 429)
 SUBSCRIBE_ERRORS = error_responses(400, 401, 403, 404, 409, 429)
 

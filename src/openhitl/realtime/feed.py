@@ -201,6 +201,10 @@ class EventFeed:
     def subscriber_count_of(self, user_id: str) -> int:
         return sum(1 for subscriber in self._subscribers if subscriber.user_id == user_id)
 
+    def waiting_on(self, request_id: str) -> int:
+        """How many waiters (long-polls, request streams) follow this request."""
+        return sum(1 for subscriber in self._subscribers if request_id in subscriber.requests)
+
     async def start(self) -> None:
         self.last_id = await latest_event_id(self.db)
         # First among the hooks: the hint that follows must find these events delivered.

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import select
@@ -17,8 +17,7 @@ from starlette.types import Receive, Scope, Send
 from openhitl.accounts.auth import CurrentPrincipal, RequestsRead, authenticate_with
 from openhitl.kit.envelope import error_responses
 from openhitl.kit.errors import BadRequest
-from openhitl.kit.ids import ID_PATTERN
-from openhitl.kit.params import EVENT_ID
+from openhitl.kit.params import EVENT_ID, RequestId
 from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import State
 from openhitl.loops.models import Membership
@@ -108,14 +107,16 @@ async def wait_until_closed(
     request_id: str,
     user_id: str,
     seconds: float,
+    parked: RequestRead | None = None,
 ) -> Seen:
     """Re-reads the request whenever one of its events arrives, until it is closed or time is up.
 
-    When this process closed it, and the first read rendered the open request, the answer is made from
-    the two without another read: the request as its closing unit of work left it, and the loop,
-    recipients and feedback read before (`presenter.closed_detail`).
+    When this process closed it, and a read rendered the open request (`parked`, else `seen`'s), the answer
+    is made from the two without another read: the request as its closing unit of work left it, and the
+    loop, recipients and feedback read before (`presenter.closed_detail`). So a request closed and deleted
+    in one unit of work (its loop deleted) still answers its waiters.
     """
-    parked = seen.detail
+    parked = parked or seen.detail
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while not seen.closed:
@@ -138,7 +139,7 @@ async def wait_until_closed(
 
 @router.get("/requests/{request_id}/events", response_class=StreamingResponse, responses=SSE_RESPONSES)
 async def request_outcome_stream(
-    request_id: Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")],
+    request_id: RequestId,
     principal: RequestsRead,
     state: State,
 ) -> StreamingResponse:
@@ -150,6 +151,8 @@ async def request_outcome_stream(
     except Exception:
         state.feed.unsubscribe(subscriber)
         raise
+
+    parked = seen.detail
 
     async def stream() -> AsyncIterator[str]:
         nonlocal seen
@@ -163,6 +166,7 @@ async def request_outcome_stream(
                     request_id=request_id,
                     user_id=principal.user_id,
                     seconds=KEEPALIVE_SECONDS,
+                    parked=parked,
                 )
                 if not seen.closed:
                     yield ": keep-alive\n\n"

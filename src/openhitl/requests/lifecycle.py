@@ -33,6 +33,12 @@ TIME_OUT = Transition("timeout", ("pending", "claimed"), "timeout", "request.tim
 TRANSITIONS = {t.name: t for t in (CLAIM, RELEASE, EXPIRE_CLAIM, RESPOND, CANCEL, TIME_OUT)}
 
 
+def cancelled(now: datetime, reason: str | None) -> dict[str, Any]:
+    """The columns a cancellation sets beside the status."""
+    # claimed_by stays: who held the request is told it was cancelled, and the record keeps it.
+    return {"cancelled_at": now, "cancel_reason": reason, "claim_expires_at": None}
+
+
 async def apply(
     session: AsyncSession,
     transition: Transition,
@@ -44,15 +50,18 @@ async def apply(
     where: tuple[ColumnElement[bool], ...] = (),
     condition: ColumnElement[bool] | None = None,
     event_data: dict[str, Any] | None = None,
+    version: int | None = None,
 ) -> Request | None:
     """Move one request along `transition`; None when its current state does not allow it.
 
-    `condition` replaces the plain "status is one of the sources" guard where a lease matters.
+    `condition` replaces the plain "status is one of the sources" guard where a lease matters. `version`,
+    the version the caller read and checked its input against, makes the move wait for nothing else to
+    have changed the request since (an answer validated against a config being replaced is refused).
     """
     guard = condition if condition is not None else Request.status.in_(transition.sources)
     statement = (
         update(Request)
-        .where(Request.id == request_id, guard, *where)
+        .where(Request.id == request_id, guard, *where, *_unchanged_since(version))
         .values(
             status=transition.target,
             previous_status=Request.status,  # SET sees the old row, so this keeps where we came from
@@ -93,6 +102,37 @@ async def _moved(
     )
 
 
+async def apply_all(
+    session: AsyncSession,
+    transition: Transition,
+    *,
+    where: ColumnElement[bool],
+    now: datetime,
+    actor_id: str | None,
+    values: dict[str, Any] | None = None,
+    event_data: dict[str, Any] | None = None,
+) -> list[Request]:
+    """The same transition for every request matching `where` whose state allows it (a loop's open
+    requests, say), each with its own event, webhooks and released waiters, as if moved one by one."""
+    statement = (
+        update(Request)
+        .where(where, status_in(transition.sources))
+        .values(
+            status=transition.target,
+            previous_status=Request.status,
+            version=Request.version + 1,
+            updated_at=now,
+            **(values or {}),
+        )
+        .returning(Request)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    moved = list((await session.execute(statement)).scalars().all())
+    for request in moved:
+        await _moved(session, transition, request, actor_id=actor_id, now=now, event_data=event_data)
+    return moved
+
+
 def open_to(user_id: str, now: datetime) -> ColumnElement[bool]:
     """Answerable or claimable by this user: unclaimed, claimed by them, or a claim whose lease ran out."""
     return and_(
@@ -111,13 +151,24 @@ def held_by(user_id: str, now: datetime) -> ColumnElement[bool]:
     return and_(Request.status == "claimed", Request.claimed_by == user_id, Request.claim_expires_at > now)
 
 
+def _unchanged_since(version: int | None) -> tuple[ColumnElement[bool], ...]:
+    return () if version is None else (Request.version == version,)
+
+
 async def update_pending(
-    session: AsyncSession, *, request_id: str, now: datetime, actor_id: str, values: dict[str, Any]
+    session: AsyncSession,
+    *,
+    request_id: str,
+    now: datetime,
+    actor_id: str,
+    values: dict[str, Any],
+    version: int | None = None,
 ) -> Request | None:
-    """Change a request's content while nobody has started on it; None once it is claimed or closed."""
+    """Change a request's content while nobody has started on it; None once it is claimed or closed, or
+    (given the `version` the change was checked against) once anything else changed it."""
     statement = (
         update(Request)
-        .where(Request.id == request_id, Request.status == "pending")
+        .where(Request.id == request_id, Request.status == "pending", *_unchanged_since(version))
         .values(version=Request.version + 1, updated_at=now, **values)
         .returning(Request)
         .execution_options(synchronize_session=False, populate_existing=True)

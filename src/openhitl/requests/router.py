@@ -4,15 +4,15 @@ import json
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from starlette.responses import Response
 
 from openhitl.accounts.auth import Principal, RequestsRead, RequestsWrite, authenticate_with, permitted
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest
-from openhitl.kit.ids import ID_PATTERN, is_valid_id
+from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
-from openhitl.kit.params import LimitQuery, OffsetQuery, choice, optional_id
+from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choice, optional_id
 from openhitl.kit.routing import served_directly
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import ReadSession, State, WriteSession
@@ -37,8 +37,6 @@ from openhitl.requests.schemas import (
 )
 
 router = APIRouter(tags=["requests"])
-RequestId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")]
-LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
 COMMON_ERRORS = error_responses(400, 401, 403, 404, 429)
 STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
 MAX_WAIT_SECONDS = 60
@@ -237,11 +235,16 @@ async def get_request(
     return ok(RequestDetail(**read.model_dump(), request=read), "Request retrieved successfully")
 
 
-@router.patch("/requests/{request_id}", responses=COMMON_ERRORS)
+@router.patch("/requests/{request_id}", responses=error_responses(400, 401, 403, 404, 409, 429))
 async def update_request(
     request_id: RequestId, body: RequestUpdate, principal: RequestsWrite, session: WriteSession, state: State
 ) -> Envelope[RequestOne]:
-    """Change a request while it is still pending (fields of the create body; `status: cancelled` cancels)."""
+    """Change a request while it is still pending (fields of the create body; `status: cancelled` cancels).
+
+    The change is checked against the request as read and applied only if nothing changed it meanwhile;
+    otherwise 409 (read it again and resend). Likewise an answer checked against the old fields is refused
+    with 409 once a change lands first: no answer is ever stored against a config it was not checked with.
+    """
     readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
     updated = await service.update(
         session,

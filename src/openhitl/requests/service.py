@@ -316,8 +316,7 @@ async def cancel(
         request_id=readable.request.id,
         now=now,
         actor_id=actor_id,
-        # claimed_by stays: who held the request is told it was cancelled, and the record keeps it.
-        values={"cancelled_at": now, "cancel_reason": reason, "claim_expires_at": None},
+        values=lifecycle.cancelled(now, reason),
         event_data={"reason": reason} if reason else None,
     )
     if cancelled is None:
@@ -369,11 +368,17 @@ async def update(
         values["timeout_at"] = current.created_at + timedelta(seconds=timeout)
         if values["timeout_at"] <= now:
             raise ValidationFailed("timeout_seconds would put timeout_at in the past")
+        # Checked against the request as read: a change (or an answer) landing meanwhile makes this one lose.
         changed = await lifecycle.update_pending(
-            session, request_id=current.id, now=now, actor_id=actor_id, values=values
+            session, request_id=current.id, now=now, actor_id=actor_id, values=values, version=current.version
         )
         if changed is None:
             status = await repository.get_status(session, current.id)
+            if status == "pending":
+                raise Conflict(
+                    "Request changed while you were updating it",
+                    "Read the request again and send your change against its current fields",
+                )
             raise BadRequest("Only pending requests can be updated", f"Request is {status}")
         current = changed
     if body.status == "cancelled":

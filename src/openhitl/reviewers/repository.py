@@ -109,6 +109,12 @@ async def get_for_member(
     return (row[0], row[1]) if row else None
 
 
+async def reload(session: AsyncSession, request_id: str) -> Request | None:
+    """The request as it is now, also when this unit of work read it before."""
+    statement = select(Request).where(Request.id == request_id).execution_options(populate_existing=True)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def loop_by_invite_code(session: AsyncSession, code: str) -> Loop | None:
     return (await session.execute(select(Loop).where(Loop.invite_code == code))).scalar_one_or_none()
 

@@ -3,15 +3,15 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 
 from openhitl.accounts.auth import CurrentPrincipal
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest, NotFound, TooManyRequests
 from openhitl.kit.guessing import guarded_lookup
-from openhitl.kit.ids import ID_PATTERN, is_valid_id
+from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
-from openhitl.kit.params import LimitQuery, OffsetQuery, choice, optional_id
+from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choice, optional_id
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
@@ -38,8 +38,6 @@ from openhitl.reviewers.schemas import (
 
 INBOX_VIEWS = ("queue", "history")
 router = APIRouter(tags=["reviewers"])
-RequestId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")]
-LoopId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex loop id")]
 ERRORS = error_responses(400, 401, 403, 404, 409, 429)
 HISTORY_FILTERS = {
     "all": None,

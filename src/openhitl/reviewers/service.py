@@ -140,13 +140,19 @@ async def _get(session: AsyncSession, *, request_id: str, user_id: str) -> tuple
     return found
 
 
-def _conflict(request: Request, user_id: str, now: datetime) -> Conflict:
-    """Why a transition found no row: the message tells the loser what happened."""
+def _conflict(request: Request, user_id: str, now: datetime, *, read_version: int | None = None) -> Conflict:
+    """Why a transition found no row: the message tells the loser what happened. `read_version`: the
+    version the caller's input was checked against, when `request` is the row as it is now."""
     if request.status in ("completed", "cancelled", "timeout") or request.timeout_at <= now:
         status = "timeout" if request.status in ("pending", "claimed") else request.status
         return Conflict("Request is no longer open", f"Request is {status}")
     if request.status == "claimed" and request.claimed_by != user_id:
         return Conflict("Request already claimed by another reviewer", "Pick another request from the inbox")
+    if read_version is not None and request.version != read_version:
+        return Conflict(
+            "Request changed while you were answering",
+            "Read the request again and answer its current question",
+        )
     return Conflict("Request is not claimed by you", f"Request is {request.status}")
 
 
@@ -173,6 +179,7 @@ async def _take(
     user_id: str,
     now: datetime,
     values: dict[str, Any],
+    version: int | None = None,
 ) -> Request | None:
     """Claim or answer: only while the request is open to this user and they are still a member."""
     return await lifecycle.apply(
@@ -184,6 +191,7 @@ async def _take(
         condition=lifecycle.open_to(user_id, now),
         where=(_member_guard(user_id),),
         values=values,
+        version=version,
     )
 
 
@@ -239,12 +247,15 @@ async def respond(
         )
     except (ResponseConfigError, ResponseDataError) as exc:
         raise BadRequest(f"Invalid response_data: {exc}", str(exc)) from exc
+    # The answer was checked against the request as read: if its question or config changed since (a PATCH
+    # committing meanwhile), the guarded UPDATE finds no row and the answer is refused, never stored.
     answered = await _take(
         session,
         lifecycle.RESPOND,
         request_id=request_id,
         user_id=user_id,
         now=now,
+        version=request.version,
         values={
             "response_by": user_id,
             "response_at": now,
@@ -255,7 +266,11 @@ async def respond(
         },
     )
     if answered is None:
-        raise _conflict(request, user_id, now)
+        read_version = request.version  # the reload refreshes `request` itself
+        current = await repository.reload(session, request_id)
+        if current is None:
+            raise NotFound("Request not found")
+        raise _conflict(current, user_id, now, read_version=read_version)
     session.add(
         Response(
             id=new_id(), request_id=request_id, user_id=user_id, response_data=structured, created_at=now

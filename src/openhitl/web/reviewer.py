@@ -12,6 +12,7 @@ from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import ApiError, Conflict, NotFound
 from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.params import LoopId, RequestId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
@@ -27,8 +28,6 @@ from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, MaybeViewer, Viewer, form_token
 
 router = APIRouter(**page_kwargs())
-RequestId = Annotated[str, Path(pattern=ID_PATTERN)]
-LoopId = Annotated[str, Path(pattern=ID_PATTERN)]
 QUEUE_SIZE = 100
 FLASHES = {
     "answered": "Answer sent. Thank you!",

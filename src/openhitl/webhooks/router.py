@@ -2,14 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
 from openhitl.accounts.auth import Principal, require
 from openhitl.delivery.models import Delivery, WebhookEndpoint
 from openhitl.kit.envelope import Envelope, error_responses, ok
-from openhitl.kit.ids import ID_PATTERN
 from openhitl.kit.pagination import Page, page_info, page_params
-from openhitl.kit.params import LimitQuery, OffsetQuery
+from openhitl.kit.params import DeliveryId, LimitQuery, OffsetQuery, RequestId, WebhookId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.requests import service as requests_service
 from openhitl.webhooks import repository, service
@@ -31,9 +30,6 @@ from openhitl.webhooks.schemas import (
 router = APIRouter(tags=["webhooks"])
 WebhooksRead = Annotated[Principal, Depends(require("webhooks:read"))]
 WebhooksWrite = Annotated[Principal, Depends(require("webhooks:write"))]
-WebhookId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex webhook id")]
-DeliveryId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex delivery id")]
-RequestId = Annotated[str, Path(pattern=ID_PATTERN, description="24-hex request id")]
 ERRORS = error_responses(400, 401, 403, 404, 429)
 
 

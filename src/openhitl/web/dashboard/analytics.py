@@ -4,12 +4,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
+from openhitl.kit.params import LoopId
 from openhitl.kit.uow import ReadSession, State
 from openhitl.loops import service
 from openhitl.requests import analytics
 from openhitl.requests.analytics import LoopAnalytics
 from openhitl.web.charts import NARROW, TIME_STEPS, Series, bar_chart, line_chart
-from openhitl.web.dashboard.common import LoopId, page
+from openhitl.web.dashboard.common import page
 from openhitl.web.pages import duration
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import Viewer

@@ -2,18 +2,17 @@
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Path, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import BadRequest
-from openhitl.kit.ids import ID_PATTERN
+from openhitl.kit.params import id_path
 from openhitl.kit.validation import summarise
 from openhitl.web.pages import flash_message, render
 
-LoopId = Annotated[str, Path(pattern=ID_PATTERN)]
-ItemId = Annotated[str, Path(pattern=ID_PATTERN)]
+ItemId = Annotated[str, id_path("item")]  # a request, delivery, webhook or API key, by the route
 Model = TypeVar("Model", bound=BaseModel)
 
 FLASHES = {

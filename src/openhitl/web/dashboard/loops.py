@@ -10,13 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import ApiError
+from openhitl.kit.params import LoopId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.kit.urls import join_url, public_base_url
 from openhitl.loops import invitations, repository, service
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
 from openhitl.loops.service import LoopAccess
 from openhitl.reviewers import service as reviewer_service
-from openhitl.web.dashboard.common import ItemId, LoopId, back, page, parse
+from openhitl.web.dashboard.common import ItemId, back, page, parse
 from openhitl.web.pages import problem
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer

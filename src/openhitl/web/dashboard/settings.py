@@ -9,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.accounts import service as accounts
 from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import ApiError, ValidationFailed
+from openhitl.kit.params import LoopId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.notifications import service as notifications
-from openhitl.web.dashboard.common import ItemId, LoopId, back, page, parse
+from openhitl.web.dashboard.common import ItemId, back, page, parse
 from openhitl.web.pages import problem
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer
