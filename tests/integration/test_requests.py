@@ -148,6 +148,38 @@ def test_members_may_create_when_the_loop_allows_it(server: LiveServer, owner: O
         assert [r["id"] for r in mine["requests"]] == [created.json()["data"]["request_id"]]
 
 
+def test_an_admin_removed_from_the_loop_may_cancel_but_not_change_what_they_sent(
+    server: LiveServer, owner: Owner
+) -> None:
+    admin = server.account("former-admin")
+    server.add_member(owner.loop_id, admin.user_id, role="admin")
+    with server.client(admin) as http:
+        kept, cancelled = (
+            http.post(f"/v1/api/loops/{owner.loop_id}/requests", json=request_body()).json()["data"][
+                "request_id"
+            ]
+            for _ in range(2)
+        )
+        assert http.patch(f"/v1/api/requests/{kept}", json={"priority": "high"}).status_code == 200
+    removed = owner.http.delete(f"/v1/api/loops/{owner.loop_id}/members/{admin.user_id}")
+    assert removed.status_code == 200, removed.text
+    with server.client(admin) as http:
+        for change in (
+            {"priority": "low"},
+            {"request_text": "Approve my own refund"},
+            {"priority": "low", "status": "cancelled"},
+        ):
+            refused = http.patch(f"/v1/api/requests/{kept}", json=change)
+            assert (refused.status_code, refused.json()["msg"]) == (
+                403,
+                "You can no longer change requests in this loop",
+            )
+        assert http.get(f"/v1/api/requests/{kept}").json()["data"]["priority"] == "high"
+        assert http.patch(f"/v1/api/requests/{kept}", json={"status": "cancelled"}).status_code == 200
+        assert http.post(f"/v1/api/requests/{cancelled}/cancel").status_code == 200
+    assert owner.http.get(f"/v1/api/requests/{kept}").json()["data"]["status"] == "cancelled"
+
+
 @pytest.mark.parametrize("how", ["delete", "post", "post-with-reason"])
 def test_cancel_a_pending_request(owner: Owner, how: str) -> None:
     request_id = create(owner)

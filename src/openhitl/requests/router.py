@@ -244,6 +244,9 @@ async def update_request(
     The change is checked against the request as read and applied only if nothing changed it meanwhile;
     otherwise 409 (read it again and resend). Likewise an answer checked against the old fields is refused
     with 409 once a change lands first: no answer is ever stored against a config it was not checked with.
+    Changing fields needs the right to send requests into the loop now: the request's creator may always
+    read and cancel it, but once they are no longer allowed to send requests there (an admin removed from
+    the loop) a change is refused with 403.
     """
     readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
     updated = await service.update(

@@ -160,15 +160,22 @@ def _body_digest(loop_id: str, body: RequestCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def creates_requests(role: str | None, loop_settings: Any) -> bool:
+    """Whether a member of the loop with this role (None: not a member) may send requests into it."""
+    if role is None:
+        return False
+    if role == "creator":
+        return True
+    if role == "admin" and loop_setting(loop_settings, "admins_can_create_requests", True):
+        return True
+    return bool(loop_setting(loop_settings, "members_can_create_requests"))
+
+
 def _check_may_create(access: repository.CreateAccess | None) -> repository.CreateAccess:
     """Refuses a caller who may not create requests in the loop."""
     if access is None:
         raise NotFound("Loop not found")
-    if access.role == "creator":
-        return access
-    if access.role == "admin" and loop_setting(access.settings, "admins_can_create_requests", True):
-        return access
-    if loop_setting(access.settings, "members_can_create_requests"):
+    if creates_requests(access.role, access.settings):
         return access
     raise Forbidden("Only loop creators and admins can create requests")
 
@@ -340,6 +347,11 @@ async def update(
             "Provide at least one field to update", f"Updatable fields: {', '.join(UPDATABLE)}, status"
         )
     current = readable.request
+    if changes and not creates_requests(readable.role, readable.loop.settings):
+        # Its creator may still read and cancel it; changing it takes the right to send requests there now.
+        raise Forbidden(
+            "You can no longer change requests in this loop", "You may still read and cancel the request"
+        )
     if current.status != "pending":
         raise BadRequest("Only pending requests can be updated", f"Request is {current.status}")
     if changes:
