@@ -274,6 +274,45 @@ FAKE_SUBSCRIBE = """
 """
 
 
+# The same, with a browser that hands out a new subscription after each unsubscribe().
+FAKE_SUBSCRIPTIONS = """
+(() => {
+  const subscriptions = %s;
+  let next = 0, current = null;
+  PushManager.prototype.subscribe = async function () {
+    if (current) return current;
+    const subscription = subscriptions[Math.min(next++, subscriptions.length - 1)];
+    current = { endpoint: subscription.endpoint, toJSON: () => subscription, unsubscribe: async () => { current = null; return true; } };
+    return current;
+  };
+  PushManager.prototype.getSubscription = async function () { return current; };
+})();
+"""
+
+
+def test_a_browser_still_subscribed_for_someone_else_gets_a_fresh_subscription(
+    site: LiveServer, screens: Screens, owner_api: httpx.Client, push_service: PushService
+) -> None:
+    loop = make_loop(owner_api, "Shared tablet")
+    stale, fresh = push_service.browser(), push_service.browser()
+    previous_user = site.account("previous-user")
+    with site.client(previous_user) as http:  # who used this browser before, and never signed out
+        assert http.post("/v1/api/push/subscriptions", json=stale.subscription()).status_code == 201
+    page = screens.phone()
+    page.context.grant_permissions(["notifications"], origin=site.url)
+    page.context.add_init_script(
+        FAKE_SUBSCRIPTIONS % json.dumps([stale.subscription(), fresh.subscription()])
+    )
+    sign_up_from_join_link(site, page, screens, loop["invite_code"], "Tess Tablet")
+    page.goto("/settings")
+    page.get_by_role("button", name="Enable notifications").click()
+    expect(page.locator("[data-push-status]")).to_have_text("Notifications are on for this device.")
+    with site.client(previous_user) as http:
+        assert http.post("/v1/api/push/subscriptions", json=fresh.subscription()).status_code == 409  # Tess's
+        removed = http.request("DELETE", "/v1/api/push/subscriptions", json={"endpoint": stale.endpoint})
+        assert removed.status_code == 200  # the previous user's stayed theirs
+
+
 def test_a_push_shows_a_notification_that_opens_the_request(
     site: LiveServer, screens: Screens, owner_api: httpx.Client, push_service: PushService
 ) -> None:

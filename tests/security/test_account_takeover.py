@@ -150,6 +150,14 @@ def test_links_in_emails_never_follow_request_headers(site: LiveServer, header: 
         assert site.emailed_link(to, path).startswith(path)  # the link is to this server's own address
 
 
+def test_a_join_link_made_for_a_forged_host_is_never_kept_for_others(site: LiveServer) -> None:
+    code = make_loop(site, site.account("qr-owner"))["invite_code"]
+    with browser(site) as http:
+        image = http.get(f"/qr/{code}.png", headers={"Host": "attacker.example"})
+    assert image.status_code == 200
+    assert image.headers["cache-control"].startswith("private")
+
+
 def test_sign_in_and_sign_up_cannot_be_forged_from_another_site(site: LiveServer) -> None:
     owner = site.account("csrf-owner")
     code = make_loop(site, owner)["invite_code"]

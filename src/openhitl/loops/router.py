@@ -245,7 +245,8 @@ async def loop_qr_code(
         if not re.fullmatch("[A-Z0-9]{6}", code) or not await repository.invite_code_taken(session, code):
             raise NotFound("Invite code not found")
     png = qr_png(join_url(public_base_url(request, state.settings), code))
-    return HTTPResponse(png, media_type="image/png", headers={"Cache-Control": "public, max-age=300"})
+    # The link in the image follows the address the caller used: no shared cache may hand it to others.
+    return HTTPResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.post("/loops/{loop_id}/invitations", status_code=201, responses=COMMON_ERRORS)

@@ -125,12 +125,20 @@
         return;
       }
       const key = (await (await fetch("/v1/api/push/vapid-public-key")).json()).data.public_key;
-      const subscription = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: urlBase64ToBytes(key) });
-      const answer = await fetch("/v1/api/push/subscriptions", {
+      const options = { userVisibleOnly: true, applicationServerKey: urlBase64ToBytes(key) };
+      const register = (subscription) => fetch("/v1/api/push/subscriptions", {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
         body: JSON.stringify(subscription.toJSON()),
       });
+      let subscription = await registration.pushManager.subscribe(options);
+      let answer = await register(subscription);
+      if (answer.status === 409) {
+        // This browser's subscription is still another account's (it was not signed out): start a fresh one.
+        await subscription.unsubscribe();
+        subscription = await registration.pushManager.subscribe(options);
+        answer = await register(subscription);
+      }
       if (answer.ok) show(true);
       else status.textContent = (await answer.json()).msg || "Could not turn notifications on.";
     });
