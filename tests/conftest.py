@@ -45,12 +45,15 @@ def no_outside_dns() -> Iterator[None]:
 
 T = TypeVar("T")
 
-# Every test client comes from 127.0.0.1: per-address guessing guards are opened up, except where tested.
+# Every test client comes from 127.0.0.1, and the session's servers are shared: per-address and overall
+# guessing guards are opened up, except where tested (tests/security/test_guessing.py).
 # Small pools: many live servers share one PostgreSQL (100 connections by default) across the xdist workers.
 TEST_DEFAULTS: dict[str, object] = {
     "db_pool_size": 4,
     "join_attempts_per_minute_per_address": 100_000,
     "login_attempts_per_minute": 100_000,
+    "code_misses_per_minute_per_address": 100_000,
+    "code_misses_per_minute": 100_000,
 }
 
 

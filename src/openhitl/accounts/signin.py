@@ -446,12 +446,29 @@ async def use_sign_in_link(token: str, request: Request, state: State) -> Respon
     )
 
 
+TAP_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"csrf_token": {"type": "string"}},
+                    "required": ["csrf_token"],
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/login/email/{token}",
+    openapi_extra=TAP_FORM,
     responses={303: {"description": "Signed in; on to the next page"}, **page_error_responses(401, 403, 429)},
-    include_in_schema=False,
 )
 async def confirm_sign_in_link(token: str, request: Request, state: State) -> Response:
+    """The tap on the page an emailed sign-in link shows: the form carries that page's token."""
     await check_anonymous_form(request)
     return await _spend_sign_in_link(token, request, state)
 
@@ -501,10 +518,11 @@ async def accept_invitation(token: str, request: Request, state: State) -> Respo
 
 @router.post(
     "/invitations/{token}",
+    openapi_extra=TAP_FORM,
     responses={303: {"description": "Joined; on to the inbox"}, **page_error_responses(400, 403, 404, 429)},
-    include_in_schema=False,
 )
 async def confirm_invitation(token: str, request: Request, state: State) -> Response:
+    """The tap on the page an invitation link shows: the form carries that page's token."""
     await check_anonymous_form(request)
     return await _spend_invitation(token, request, state)
 
