@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # 0 switches rate limiting off (the default for a self-hosted server); HITL.sh uses 100 per hour.
     rate_limit_per_hour: int = Field(0, ge=0)
     # Self-hosted callers often live on loopback or private networks; link-local and metadata never pass.
+    # false: only globally reachable targets (kit/netguard.py classes addresses by the IANA registries).
     callback_allow_private: bool = True
     # /metrics: with a token, callers send it as a Bearer token; without one, only loopback may scrape.
     metrics_token: str | None = None
