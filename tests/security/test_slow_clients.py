@@ -181,3 +181,22 @@ def test_connections_beyond_the_cap_are_refused_and_served_once_the_held_ones_ar
             answered_normally(replica.url)
     finally:
         replica.stop()
+
+
+def test_a_kept_alive_connection_idle_past_the_header_deadline_is_still_served(
+    guarded: tuple[Replica, str],
+) -> None:
+    """The head deadline runs from a request's first byte on a kept-alive connection, not from the last
+    answer: a client pausing between requests (less than the keep-alive timeout) keeps its connection."""
+    replica, key = guarded
+    with httpx.Client(
+        base_url=replica.url, headers={"Authorization": f"Bearer {key}"}, timeout=GENEROUS
+    ) as http:
+        first = http.get("/v1/api/loops")
+        assert first.status_code == 200, first.text
+        time.sleep(HEADER_DEADLINE + 0.5)
+        second = http.get("/v1/api/loops")
+        assert second.status_code == 200, second.text
+        assert second.extensions["network_stream"] is first.extensions["network_stream"], (
+            "not the same connection"
+        )
