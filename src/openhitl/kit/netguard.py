@@ -119,6 +119,8 @@ LINK_LOCAL_BLOCKS = ("Link Local", "Link-Local Unicast")
 LOOPBACK_BLOCKS = ("Loopback", "Loopback Address")
 # Mapped, 6to4, Teredo and NAT64 addresses carry the IPv4 address the packet ends at: that one is classed.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Blocks a refusal does not name: its reason already says what they are.
+SAID_BY_THE_REASON = (*LINK_LOCAL_BLOCKS, *LOOPBACK_BLOCKS, "Private-Use")
 
 
 def special_block(address: Address) -> Block | None:
@@ -178,7 +180,9 @@ def check_address(address: Address, *, allow_private: bool) -> None:
     reason, block = classify(address)
     if reason is None or (reason == PRIVATE and allow_private):
         return
-    raise UnsafeTarget(reason if block is None else f"{reason} ({block.network}: {block.name})")
+    if block is None or block.name in SAID_BY_THE_REASON:
+        raise UnsafeTarget(reason)
+    raise UnsafeTarget(f"{reason} ({block.network}: {block.name})")
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
