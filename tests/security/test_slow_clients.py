@@ -200,3 +200,16 @@ def test_a_kept_alive_connection_idle_past_the_header_deadline_is_still_served(
         assert second.extensions["network_stream"] is first.extensions["network_stream"], (
             "not the same connection"
         )
+
+
+def test_a_slow_head_after_a_first_request_on_the_same_connection_is_closed(
+    guarded: tuple[Replica, str],
+) -> None:
+    replica, _ = guarded
+    with connect(replica.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") as sock:
+        first = b""
+        while b"\r\n\r\n" not in first or not first.endswith(b"}"):
+            first += sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 "), first
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Stalled: ")
+        assert read_until_closed(sock).startswith(b"HTTP/1.1 408 ")

@@ -11,7 +11,7 @@ database, deliveries and logs, and the clients already connected are served.
 import asyncio
 import json
 import resource
-from typing import Any
+from typing import Any, Literal
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -50,7 +50,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
-        self._reading_body = False
+        self._reading: Literal["head", "body"] | None = None  # what part of a request is still to come
         self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -58,7 +58,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(transport)
             return
         super().connection_made(transport)
-        self._arm(self.header_timeout, body=False)
+        self._reading = "head"  # a client that connects and says nothing is timed too
+        self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
 
     def _refuse(self, transport: asyncio.Transport) -> None:
         # Shutting only the write side lets the request the client is sending arrive (and be dropped)
@@ -71,8 +72,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline = self.loop.call_later(REFUSED_LINGER_SECONDS, transport.close)
 
     def data_received(self, data: bytes) -> None:
-        if not self._refused:
-            super().data_received(data)
+        if self._refused:
+            return
+        super().data_received(data)
+        # Armed only when a read ends inside a request: one that arrives whole in one read costs no timer.
+        if self._reading is not None and self._deadline is None and not self.transport.is_closing():
+            seconds = self.header_timeout if self._reading == "head" else self.body_timeout
+            self._deadline = self.loop.call_later(seconds, self._too_slow)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -80,22 +86,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._deadline is None:  # a kept-alive connection's next request: its head is timed from here
-            self._arm(self.header_timeout, body=False)
+        self._reading = "head"
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._reading = "body"
         super().on_headers_complete()
-        # A request without a body completes within the same read, which disarms this at once.
-        self._arm(self.body_timeout, body=True)
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._reading = None
         super().on_message_complete()
-
-    def _arm(self, seconds: float, *, body: bool) -> None:
-        self._reading_body = body
-        self._deadline = self.loop.call_later(seconds, self._too_slow)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -107,7 +108,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle = self.cycle
-        if self._reading_body and cycle is not None:
+        if self._reading == "body" and cycle is not None:
             if not cycle.response_started:
                 self.transport.write(REQUEST_TIMEOUT)
             cycle.disconnected = True  # the application's receive() answers http.disconnect
