@@ -74,11 +74,18 @@ def serve(
     import uvicorn
 
     from openhitl.app import create_app
+    from openhitl.kit.connections import default_max_connections, guarded_protocol
 
     settings = _settings()
     settings.listen_url = listen_url(host, port)
     _migrate_in_child()
     app = create_app(settings, freeze_after_start=True)
+    max_connections = settings.max_connections or default_max_connections()
+    typer.echo(
+        f"serving at most {max_connections} connections; a request's head must arrive within "
+        f"{settings.client_header_timeout_seconds:g} s, its body within {settings.client_body_timeout_seconds:g} s",
+        err=True,
+    )
     # No access log: its logger is held at WARNING (kit/logging.py), and uvicorn would still build each line.
     uvicorn.run(
         app,
@@ -88,6 +95,13 @@ def serve(
         proxy_headers=True,
         server_header=False,
         access_log=False,
+        http=guarded_protocol(
+            header_timeout=settings.client_header_timeout_seconds,
+            body_timeout=settings.client_body_timeout_seconds,
+            max_connections=max_connections,
+        ),
+        ws="none",  # no route speaks WebSocket; an upgrade request is answered as plain HTTP
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
     )
 
 

@@ -35,12 +35,20 @@ class Settings(BaseSettings):
     # 0 switches rate limiting off (the default for a self-hosted server); HITL.sh uses 100 per hour.
     rate_limit_per_hour: int = Field(0, ge=0)
     # Self-hosted callers often live on loopback or private networks; link-local and metadata never pass.
+    # false: only globally reachable targets (kit/netguard.py classes addresses by the IANA registries).
     callback_allow_private: bool = True
     # /metrics: with a token, callers send it as a Bearer token; without one, only loopback may scrape.
     metrics_token: str | None = None
     # DESIGN.md §5: a receiver has 15 s to answer; below the outbox worker's 30 s limit per delivery.
     webhook_timeout_seconds: float = Field(15.0, gt=0, lt=30)
     db_pool_size: int = Field(10, ge=1)
+    # `openhitl serve`'s guards against slow clients (kit/connections.py): a request's head must arrive within
+    # the first deadline, its body within the second; idle kept-alive connections close after the third.
+    client_header_timeout_seconds: float = Field(10.0, gt=0)
+    client_body_timeout_seconds: float = Field(30.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(5, ge=1)
+    # Open connections served at once (beyond: 503 and closed); unset: derived from the open-file limit.
+    max_connections: int | None = Field(None, ge=1)
     # How long a replica may keep answering to an API key revoked on another replica; 0 looks every key up.
     api_key_cache_seconds: float = Field(5.0, ge=0, le=60)
 

@@ -1,9 +1,12 @@
 """deploy/nginx.conf, as shipped, in front of two real replicas on loopback: it is valid, proxies a round
-trip, streams server-sent events as they happen (no buffering), and steps around a replica that is down.
+trip, streams server-sent events as they happen (no buffering), steps around a replica that is down, and
+drops clients that send their request head or body too slowly while answering the others (its deadlines
+shortened here, so that the test need not wait ten seconds).
 
 PostgreSQL only: several replicas need a database they can share."""
 
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +23,11 @@ from tests.support.payloads import yes_no
 from tests.support.sse import SseListener
 
 REFERENCE = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+SHORTER_DEADLINES = {
+    "client_header_timeout 10s;": "client_header_timeout 1s;",
+    "client_body_timeout 30s;": "client_body_timeout 1s;",
+}
+GENEROUS = 60.0  # seconds a test waits for nginx to close a slow connection before calling it held
 
 
 def nginx_binary() -> str:
@@ -30,8 +38,12 @@ def nginx_binary() -> str:
 
 
 def render(directory: Path, *, listen: int, replicas: list[str]) -> Path:
-    """The reference configuration with loopback addresses for the compose service names."""
+    """The reference configuration with loopback addresses for the compose service names, and shorter
+    client deadlines."""
     text = REFERENCE.read_text()
+    for setting, shorter in SHORTER_DEADLINES.items():
+        assert setting in text, f"deploy/nginx.conf no longer sets {setting}"
+        text = text.replace(setting, shorter)
     for number, url in enumerate(replicas, 1):
         name = f"server openhitl-{number}:8000"
         assert name in text, f"deploy/nginx.conf no longer names {name}"
@@ -92,6 +104,8 @@ def test_the_reference_nginx_config_balances_replicas_and_streams_events(tmp_pat
             read = http.get(f"/v1/api/requests/{request_id}")
             assert read.status_code == 200 and read.json()["data"]["status"] == "pending"
 
+            slow_clients_are_dropped_while_others_are_served(public, http, servers.owner_key)
+
             stop_one(servers)
             answers = [http.get(f"/v1/api/requests/{request_id}").status_code for _ in range(6)]
             assert answers == [200] * 6, "nginx sent requests to the replica that is down"
@@ -99,3 +113,43 @@ def test_the_reference_nginx_config_balances_replicas_and_streams_events(tmp_pat
 
 def stop_one(servers: Deployment) -> None:
     servers.replicas[0].kill()
+
+
+def slow_clients_are_dropped_while_others_are_served(public: str, http: httpx.Client, key: str) -> None:
+    port = int(public.rsplit(":", 1)[1])
+    body_head = (
+        "POST /v1/api/loops HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f'Authorization: Bearer {key}\r\nContent-Length: 4000\r\n\r\n{{"name": '
+    ).encode()
+    stalled = [connect(port, b"GET /v1/api/loo") for _ in range(20)] + [
+        connect(port, body_head) for _ in range(10)
+    ]
+    try:
+        assert [http.get("/health").status_code for _ in range(5)] == [200] * 5  # while they are held
+        for sock in stalled:
+            assert not read_until_closed(sock).startswith(b"HTTP/1.1 2"), "a slow request was answered"
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def connect(port: int, first_bytes: bytes) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=GENEROUS)
+    sock.sendall(first_bytes)
+    return sock
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """All nginx sends until it closes (or resets) the connection; fails if it is still open after GENEROUS s."""
+    received = bytearray()
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            raise AssertionError(f"nginx still holds a slow connection after {GENEROUS:g} s") from None
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return bytes(received)

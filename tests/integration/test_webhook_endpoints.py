@@ -311,7 +311,8 @@ def test_a_test_event_is_signed_and_logged(server: LiveServer, owner: Account, r
         1,
         None,
     )
-    assert entry["response_body"] == '{"received": true}' and entry["latency_ms"] >= 0
+    # A loopback receiver: the log keeps its status and timing, not its body (tests/security/test_ssrf.py).
+    assert entry["response_body"] is None and entry["latency_ms"] >= 0
 
 
 def test_rotating_or_setting_an_endpoint_secret_changes_the_signatures(

@@ -205,7 +205,7 @@ def test_the_seed_flask_handler_receives_the_decision(
         log = deliveries(http, f"/v1/api/requests/{request_id}/deliveries")
     [attempt] = log["deliveries"]
     assert (attempt["succeeded"], attempt["status_code"], attempt["target"]) == (True, 200, "callback")
-    assert '"status":"received"' in attempt["response_body"].replace(" ", "")
+    assert attempt["response_body"] is None  # what a loopback receiver answers is not kept
 
 
 def wait_for_attempts(receiver: Receiver, *, targets: int, attempts: int) -> None:

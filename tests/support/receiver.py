@@ -42,6 +42,7 @@ class Receiver:
         self._received: list[Received] = []
         self._mode = "ok"
         self._fail_status = 500
+        self._answer = json.dumps({"received": True}).encode()
         self._released = threading.Event()
         receiver = self
 
@@ -85,6 +86,11 @@ class Receiver:
         with self._lock:
             self._mode = "hang"
 
+    def answer_with(self, body: bytes) -> None:
+        """What it answers from now on (200 or the failure status), instead of {"received": true}."""
+        with self._lock:
+            self._answer = body
+
     def recover(self) -> None:
         with self._lock:
             self._mode = "ok"
@@ -120,13 +126,12 @@ class Receiver:
         body = request.rfile.read(length)
         headers = {name.lower(): value for name, value in request.headers.items()}
         with self._lock:
-            mode, fail_status = self._mode, self._fail_status
+            mode, fail_status, answer = self._mode, self._fail_status, self._answer
             status = {"ok": 200, "fail": fail_status, "hang": None}[mode]
             self._received.append(Received(request.path, headers, body, time.monotonic(), status))
         if status is None:
             self._released.wait(HANG_SECONDS)
             return
-        answer = json.dumps({"received": True}).encode()
         request.send_response(status)
         request.send_header("Content-Type", "application/json")
         request.send_header("Content-Length", str(len(answer)))

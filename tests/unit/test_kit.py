@@ -10,7 +10,7 @@ from openhitl.kit.clock import isoformat
 from openhitl.kit.crypto import INVITE_ALPHABET, random_code, token_digest
 from openhitl.kit.db import database_unavailable, normalise_url
 from openhitl.kit.ids import is_valid_id, new_id
-from openhitl.kit.netguard import UnsafeTarget, check_address, check_url
+from openhitl.kit.netguard import UnsafeTarget, check_address, check_url, is_globally_reachable
 from openhitl.kit.ratelimit import RateLimitState, next_hour
 from openhitl.kit.types import UTCDateTime
 from openhitl.kit.validation import describe_error, summarise
@@ -84,6 +84,26 @@ def test_private_targets_follow_the_setting(url: str) -> None:
 def test_malformed_targets_are_refused(url: str) -> None:
     with pytest.raises(UnsafeTarget, match="valid http or https URL"):
         check_url(url, allow_private=True)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "192.0.0.9", "192.31.196.1", "2606:4700::1111", "2001:1::1", "64:ff9b::808:808"],
+)
+def test_globally_reachable_addresses_pass_with_private_targets_refused(address: str) -> None:
+    """Globally reachable entries nested in special-purpose blocks (PCP anycast in 192.0.0.0/24, AS112) and
+    NAT64 of a public address are callable; the answers from them are the only ones a delivery log keeps."""
+    assert is_globally_reachable(ipaddress.ip_address(address))
+    check_address(ipaddress.ip_address(address), allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "address", ["127.0.0.1", "10.1.2.3", "100.64.0.1", "198.18.0.1", "::1", "fd00::1", "::ffff:10.0.0.1"]
+)
+def test_loopback_private_and_other_special_purpose_addresses_are_not_globally_reachable(
+    address: str,
+) -> None:
+    assert not is_globally_reachable(ipaddress.ip_address(address))
 
 
 def test_public_hosts_pass_without_dns() -> None:

@@ -2,11 +2,14 @@
 
 The address check runs where the connection is made, on the addresses DNS gives at that moment, and the
 connection goes to an address that passed: a name cannot resolve to a safe address for the check and to
-another one for the connection.
+another one for the connection. The log keeps what a receiver answered only when the answer came from a
+globally reachable address: for loopback, private and other special-purpose addresses it keeps the status and
+the timing, never the body, so that the delivery log is no window into the server's own network.
 """
 
 import asyncio
 import ipaddress
+import re
 import socket
 import time
 from collections.abc import Iterable
@@ -31,10 +34,12 @@ from openhitl.delivery.webhooks import (
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.kit.ids import new_id
-from openhitl.kit.netguard import UnsafeTarget, check_address
+from openhitl.kit.netguard import UnsafeTarget, check_address, is_globally_reachable
 from openhitl.webhooks import filters, repository
 
 RESPONSE_BODY_LIMIT = 2048
+# A parser's error quotes the bytes it could not read ("illegal status line: b'SSH-2.0-...'"): never logged.
+QUOTED_BYTES = re.compile(r":\s*(bytearray\()?b['\"].*$", re.DOTALL)
 USER_AGENT = f"OpenHITL-Webhooks/{openhitl.__version__}"
 log = structlog.get_logger("openhitl.webhooks")
 
@@ -244,7 +249,11 @@ class WebhookSender:
                 asyncio.timeout(self.timeout),
                 self.client.stream("POST", url, content=body, headers=headers) as response,
             ):
-                received = await _read_prefix(response, RESPONSE_BODY_LIMIT)
+                received = (
+                    await _read_prefix(response, RESPONSE_BODY_LIMIT)
+                    if _answered_from_public_address(response)
+                    else None
+                )
         except RefusedAddress as exc:
             return Attempt(latency_ms=elapsed(), error=str(exc), refused=True)
         except TimeoutError:
@@ -286,6 +295,18 @@ class WebhookSender:
             log.exception("webhook.record_failed", message_id=message.id, error=attempt.error)
 
 
+def _answered_from_public_address(response: httpx.Response) -> bool:
+    """Whether the connection that carried the answer goes to a globally reachable address (unknown: no)."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer:
+        return False
+    try:
+        return is_globally_reachable(ipaddress.ip_address(peer[0]))
+    except ValueError:
+        return False
+
+
 async def _read_prefix(response: httpx.Response, limit: int) -> str:
     received = bytearray()
     async for chunk in response.aiter_bytes():
@@ -296,5 +317,5 @@ async def _read_prefix(response: httpx.Response, limit: int) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
+    text = QUOTED_BYTES.sub("", str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -122,7 +122,10 @@ class DeliveryRead(BaseModel):
     status_code: int | None
     latency_ms: float | None
     error: str | None
-    response_body: str | None = Field(description="The first 2 KB of the receiver's answer")
+    response_body: str | None = Field(
+        description="The first 2 KB of the receiver's answer; null when the receiver's address is not globally "
+        "reachable (loopback, private and other special-purpose ranges), whose answers are never stored"
+    )
     created_at: datetime
 
 
