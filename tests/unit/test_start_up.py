@@ -40,3 +40,26 @@ for freeze in (False, True):
 """
     started = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert (started.returncode, started.stdout) == (0, "False False\nTrue True\n"), started.stderr
+
+
+def test_start_up_says_where_links_in_emails_point(tmp_path: Path) -> None:
+    """Emails never link to a request's Host: to OPENHITL_BASE_URL, or else where `serve` listens, said once."""
+    from structlog.testing import capture_logs
+
+    from openhitl.app import say_where_links_go
+    from openhitl.cli import listen_url
+    from openhitl.config import Settings
+
+    listening = Settings(data_dir=tmp_path, secret_key="unused")
+    listening.listen_url = listen_url("127.0.0.1", 9000)
+    configured = Settings(data_dir=tmp_path, secret_key="unused", base_url="https://hitl.example.com/")
+    with capture_logs() as logs:
+        say_where_links_go(listening)
+        say_where_links_go(configured)
+    assert [(log["log_level"], log["base_url"]) for log in logs] == [
+        ("warning", "http://127.0.0.1:9000"),
+        ("info", "https://hitl.example.com"),
+    ]
+    assert "OPENHITL_BASE_URL is not set" in logs[0]["event"]
+    assert listen_url("::1", 8000) == "http://[::1]:8000"
+    assert Settings(data_dir=tmp_path, secret_key="unused").link_base_url == "http://127.0.0.1:8000"
