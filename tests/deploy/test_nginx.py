@@ -6,7 +6,6 @@ shortened here, so that the test need not wait ten seconds).
 PostgreSQL only: several replicas need a database they can share."""
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from tests.faults.deployment import Deployment, deployment
 from tests.support.databases import throwaway_database
 from tests.support.live import free_port
 from tests.support.payloads import yes_no
+from tests.support.slow import connect, read_until_closed
 from tests.support.sse import SseListener
 
 REFERENCE = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
@@ -27,7 +27,6 @@ SHORTER_DEADLINES = {
     "client_header_timeout 10s;": "client_header_timeout 1s;",
     "client_body_timeout 30s;": "client_body_timeout 1s;",
 }
-GENEROUS = 60.0  # seconds a test waits for nginx to close a slow connection before calling it held
 
 
 def nginx_binary() -> str:
@@ -131,25 +130,3 @@ def slow_clients_are_dropped_while_others_are_served(public: str, http: httpx.Cl
     finally:
         for sock in stalled:
             sock.close()
-
-
-def connect(port: int, first_bytes: bytes) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=GENEROUS)
-    sock.sendall(first_bytes)
-    return sock
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """All nginx sends until it closes (or resets) the connection; fails if it is still open after GENEROUS s."""
-    received = bytearray()
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            raise AssertionError(f"nginx still holds a slow connection after {GENEROUS:g} s") from None
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        received += chunk
-    return bytes(received)

@@ -19,8 +19,8 @@ import pytest
 from tests.support.databases import sqlite_url
 from tests.support.payloads import SEED_LOOP
 from tests.support.processes import Replica, api_key, openhitl_env
+from tests.support.slow import GENEROUS, connect, read_until_closed
 
-GENEROUS = 60.0  # seconds a test waits for the server to close a connection before calling it held
 HEADER_DEADLINE = 1
 BODY_DEADLINE = 2
 SLOW_HEADERS = 200
@@ -57,29 +57,6 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica,
         yield replica, api_key(replica.env, "owner@example.com")
     finally:
         replica.stop()
-
-
-def connect(port: int, first_bytes: bytes = b"") -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=GENEROUS)
-    if first_bytes:
-        sock.sendall(first_bytes)
-    return sock
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """All the server sends until it closes the connection; fails if it is still open after GENEROUS s."""
-    received = bytearray()
-    while True:
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            raise AssertionError(f"the server still holds a slow connection after {GENEROUS:g} s") from None
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        received += chunk
-    return bytes(received)
 
 
 def answered_normally(url: str) -> None:

@@ -159,7 +159,7 @@ async def _signed_in(
         joined_loop_ids=list(dict.fromkeys([*(joined or []), *accepted])),
     )
     response: Response
-    if _is_form(request) or (request.method == "GET" and not _wants_json(request)):
+    if (_is_form(request) or request.method == "GET") and not _wants_json(request):
         response = RedirectResponse(accounts.safe_next_path(next_path), status_code=303)
     else:
         response = JSONResponse(ok(body, "Signed in").model_dump(mode="json"), status_code=status_code)
@@ -465,7 +465,11 @@ TAP_FORM = {
 @router.post(
     "/login/email/{token}",
     openapi_extra=TAP_FORM,
-    responses={303: {"description": "Signed in; on to the next page"}, **page_error_responses(401, 403, 429)},
+    responses={
+        200: {"model": Envelope[SignedIn], "description": "Signed in (a script asking for JSON)"},
+        303: {"description": "Signed in; on to the next page"},
+        **page_error_responses(401, 403, 429),
+    },
 )
 async def confirm_sign_in_link(token: str, request: Request, state: State) -> Response:
     """The tap on the page an emailed sign-in link shows: the form carries that page's token."""
@@ -519,7 +523,11 @@ async def accept_invitation(token: str, request: Request, state: State) -> Respo
 @router.post(
     "/invitations/{token}",
     openapi_extra=TAP_FORM,
-    responses={303: {"description": "Joined; on to the inbox"}, **page_error_responses(400, 403, 404, 429)},
+    responses={
+        200: {"model": Envelope[SignedIn], "description": "Joined and signed in (a script asking for JSON)"},
+        303: {"description": "Joined; on to the inbox"},
+        **page_error_responses(400, 403, 404, 429),
+    },
 )
 async def confirm_invitation(token: str, request: Request, state: State) -> Response:
     """The tap on the page an invitation link shows: the form carries that page's token."""

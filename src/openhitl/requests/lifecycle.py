@@ -59,9 +59,22 @@ async def apply(
     have changed the request since (an answer validated against a config being replaced is refused).
     """
     guard = condition if condition is not None else Request.status.in_(transition.sources)
-    statement = (
+    statement = _moving(
+        transition, now, values, Request.id == request_id, guard, *where, *_unchanged_since(version)
+    )
+    moved = (await session.execute(statement)).scalar_one_or_none()
+    if moved is not None:
+        await _moved(session, transition, moved, actor_id=actor_id, now=now, event_data=event_data)
+    return moved
+
+
+def _moving(
+    transition: Transition, now: datetime, values: dict[str, Any] | None, *where: ColumnElement[bool]
+) -> Any:
+    """The one guarded UPDATE every transition is: the rows `where` picks move to the target, RETURNING them."""
+    return (
         update(Request)
-        .where(Request.id == request_id, guard, *where, *_unchanged_since(version))
+        .where(*where)
         .values(
             status=transition.target,
             previous_status=Request.status,  # SET sees the old row, so this keeps where we came from
@@ -72,9 +85,20 @@ async def apply(
         .returning(Request)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    moved = (await session.execute(statement)).scalar_one_or_none()
-    if moved is not None:
-        await _moved(session, transition, moved, actor_id=actor_id, now=now, event_data=event_data)
+
+
+async def _moved_all(
+    session: AsyncSession,
+    transition: Transition,
+    statement: Any,
+    *,
+    actor_id: str | None,
+    now: datetime,
+    event_data: dict[str, Any] | None = None,
+) -> list[Request]:
+    moved = list((await session.execute(statement)).scalars().all())
+    for request in moved:
+        await _moved(session, transition, request, actor_id=actor_id, now=now, event_data=event_data)
     return moved
 
 
@@ -114,23 +138,8 @@ async def apply_all(
 ) -> list[Request]:
     """The same transition for every request matching `where` whose state allows it (a loop's open
     requests, say), each with its own event, webhooks and released waiters, as if moved one by one."""
-    statement = (
-        update(Request)
-        .where(where, status_in(transition.sources))
-        .values(
-            status=transition.target,
-            previous_status=Request.status,
-            version=Request.version + 1,
-            updated_at=now,
-            **(values or {}),
-        )
-        .returning(Request)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
-    moved = list((await session.execute(statement)).scalars().all())
-    for request in moved:
-        await _moved(session, transition, request, actor_id=actor_id, now=now, event_data=event_data)
-    return moved
+    statement = _moving(transition, now, values, where, status_in(transition.sources))
+    return await _moved_all(session, transition, statement, actor_id=actor_id, now=now, event_data=event_data)
 
 
 def open_to(user_id: str, now: datetime) -> ColumnElement[bool]:
@@ -209,20 +218,7 @@ async def apply_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    statement = (
-        update(Request)
-        .where(Request.id.in_(chosen.scalar_subquery()), status_in(transition.sources), due)
-        .values(
-            status=transition.target,
-            previous_status=Request.status,
-            version=Request.version + 1,
-            updated_at=now,
-            **(values or {}),
-        )
-        .returning(Request)
-        .execution_options(synchronize_session=False, populate_existing=True)
+    statement = _moving(
+        transition, now, values, Request.id.in_(chosen.scalar_subquery()), status_in(transition.sources), due
     )
-    moved = list((await session.execute(statement)).scalars().all())
-    for request in moved:
-        await _moved(session, transition, request, actor_id=None, now=now)
-    return moved
+    return await _moved_all(session, transition, statement, actor_id=None, now=now)
