@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 import openhitl
+from openhitl.accounts.links import router as links_router
 from openhitl.accounts.router import router as accounts_router
 from openhitl.accounts.schemas import EmailLinkRequest, SignIn, SignUp
 from openhitl.accounts.sessions import SESSION_COOKIE
@@ -160,6 +161,7 @@ def create_app(
         app.include_router(api, prefix=prefix, include_in_schema=index == 0)
     app.include_router(qr_router)
     app.include_router(signin_router)
+    app.include_router(links_router)
     app.include_router(ops_router)
     mcp = mount_mcp(app, state)
     install_web(app)

@@ -28,7 +28,6 @@ from openhitl.kit.errors import (
     Forbidden,
     NotFound,
     TooManyRequests,
-    Unauthorized,
     UnsupportedMediaType,
 )
 from openhitl.kit.guessing import guarded_lookup
@@ -39,16 +38,15 @@ from openhitl.loops import invitations
 from openhitl.notifications import repository as push_repository
 from openhitl.reviewers import repository as reviewer_repository
 from openhitl.reviewers import service as reviewer_service
-from openhitl.web.pages import render
 from openhitl.web.routing import PageRoute
-from openhitl.web.security import check_anonymous_form, check_viewer_form, form_token
+from openhitl.web.security import check_anonymous_form, check_viewer_form
 
 router = APIRouter(tags=["accounts"], route_class=PageRoute)
 M = TypeVar("M", bound=BaseModel)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _not_invited() -> NotFound:
+def not_invited() -> NotFound:
     return NotFound("Invitation not found", "Check the link in the email, or ask for a new invitation")
 
 
@@ -59,7 +57,7 @@ def _is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip() in FORM_TYPES
 
 
-def _wants_json(request: Request) -> bool:
+def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
@@ -133,7 +131,7 @@ async def _throttle(state: AppState, scope: str, *keys: str) -> None:
             raise TooManyRequests("Too many attempts", "Wait a minute before trying again")
 
 
-async def _signed_in(
+async def signed_in(
     request: Request,
     state: AppState,
     session: AsyncSession,
@@ -159,7 +157,7 @@ async def _signed_in(
         joined_loop_ids=list(dict.fromkeys([*(joined or []), *accepted])),
     )
     response: Response
-    if (_is_form(request) or request.method == "GET") and not _wants_json(request):
+    if (_is_form(request) or request.method == "GET") and not wants_json(request):
         response = RedirectResponse(accounts.safe_next_path(next_path), status_code=303)
     else:
         response = JSONResponse(ok(body, "Signed in").model_dump(mode="json"), status_code=status_code)
@@ -203,7 +201,7 @@ async def sign_up(request: Request, state: State) -> Response:
                 user, loop_id = await _sign_up_invited(
                     session, state, body.invitation, name, email, password_hash, now
                 )
-            return await _signed_in(
+            return await signed_in(
                 request, state, session, user, next_path=body.next, now=now, status_code=201, joined=[loop_id]
             )
         invite_code = None
@@ -218,8 +216,8 @@ async def sign_up(request: Request, state: State) -> Response:
             user = await accounts.create_account(
                 session, name=name, email=email, password_hash=password_hash, now=now
             )
-            joined = await _join(session, user.id, invite_code, now)
-            return await _signed_in(
+            joined = await join_by_code(session, user.id, invite_code, now)
+            return await signed_in(
                 request, state, session, user, next_path=body.next, now=now, status_code=201, joined=joined
             )
         if invite_code is None and state.settings.signup != "open":
@@ -257,7 +255,7 @@ async def _sign_up_invited(
     """An email invitation's token proves its address: its placeholder account is finished at once."""
     invitation = await invitations.by_token(session, token=token, settings=state.settings)
     if invitation is None:
-        raise _not_invited()
+        raise not_invited()
     if invitation.email != email:
         raise BadRequest(
             "This invitation was sent to another address",
@@ -273,7 +271,9 @@ async def _sign_up_invited(
     return user, spent.loop_id
 
 
-async def _join(session: AsyncSession, user_id: str, invite_code: str | None, now: datetime) -> list[str]:
+async def join_by_code(
+    session: AsyncSession, user_id: str, invite_code: str | None, now: datetime
+) -> list[str]:
     if invite_code is None:
         return []
     with contextlib.suppress(Conflict, NotFound):  # already in it, or the code changed meanwhile
@@ -320,7 +320,7 @@ async def log_in(request: Request, state: State) -> Response:
         user = await accounts.authenticate_password(session, email=body.email, password=body.password)
     now = state.clock.now()
     async with state.db.write() as session:
-        return await _signed_in(request, state, session, user, next_path=body.next, now=now)
+        return await signed_in(request, state, session, user, next_path=body.next, now=now)
 
 
 @router.post(
@@ -388,160 +388,3 @@ async def email_sign_in_link(request: Request, state: State) -> Response:
     if _is_form(request):
         return RedirectResponse("/login?sent=1", status_code=303)
     return JSONResponse(ok(notice, "Sign-in link requested").model_dump(mode="json"), status_code=202)
-
-
-LINK_USED = Unauthorized("This sign-in link has expired or was already used", "Ask for a new link")
-
-
-def _refuse_cross_site_fetch(request: Request) -> None:
-    """A script following a link spends it at once; a page elsewhere fetching it must not."""
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        raise Forbidden("Cross-site request refused", "Open the link itself, in the browser")
-
-
-def _confirm_page(request: Request, *, heading: str, detail: str, button: str) -> Response:
-    """What a browser opening an emailed link sees: one tap signs in. Opening a link changes nothing, so a
-    mail scanner that fetches it spends nothing, and another site sending a browser to someone else's link
-    does not sign that browser in unasked."""
-    return render(
-        request,
-        "auth/confirm_link.html",
-        viewer=None,
-        heading=heading,
-        detail=detail,
-        button=button,
-        action=request.url.path,
-        csrf_token=form_token(request, None),
-    )
-
-
-@router.get(
-    "/login/email/{token}",
-    responses={
-        200: {"model": Envelope[SignedIn], "description": "Signed in (a script asking for JSON)"},
-        **page_error_responses(401, 403, 429),
-    },
-)
-async def use_sign_in_link(token: str, request: Request, state: State) -> Response:
-    """Follow an emailed sign-in link (once). A script asking for JSON is signed in at once; a browser is
-    shown a page that signs in with one tap (a form post to the same address)."""
-    if _wants_json(request):
-        _refuse_cross_site_fetch(request)
-        return await _spend_sign_in_link(token, request, state)
-    async with state.db.read() as session, guarded_lookup(state, request, misses=(Unauthorized,)):
-        link = await accounts.find_login_link(
-            session, token=token, settings=state.settings, now=state.clock.now()
-        )
-        if link is None:
-            raise LINK_USED
-    if link.password_hash is not None:
-        return _confirm_page(
-            request,
-            heading="Finish signing up",
-            detail=f"Create the account for {link.email}.",
-            button="Create my account",
-        )
-    return _confirm_page(
-        request, heading="Sign in", detail=f"Sign in to OpenHITL as {link.email}.", button="Sign in"
-    )
-
-
-TAP_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"csrf_token": {"type": "string"}},
-                    "required": ["csrf_token"],
-                }
-            }
-        },
-    }
-}
-
-
-@router.post(
-    "/login/email/{token}",
-    openapi_extra=TAP_FORM,
-    responses={
-        200: {"model": Envelope[SignedIn], "description": "Signed in (a script asking for JSON)"},
-        303: {"description": "Signed in; on to the next page"},
-        **page_error_responses(401, 403, 429),
-    },
-)
-async def confirm_sign_in_link(token: str, request: Request, state: State) -> Response:
-    """The tap on the page an emailed sign-in link shows: the form carries that page's token."""
-    await check_anonymous_form(request)
-    return await _spend_sign_in_link(token, request, state)
-
-
-async def _spend_sign_in_link(token: str, request: Request, state: AppState) -> Response:
-    now = state.clock.now()
-    async with state.db.write() as session:
-        async with guarded_lookup(state, request, misses=(Unauthorized,)):
-            used = await accounts.use_login_link(session, token=token, settings=state.settings, now=now)
-        joined = await _join(session, used.user.id, used.invite_code, now)
-        return await _signed_in(
-            request, state, session, used.user, next_path=used.next_path, now=now, joined=joined
-        )
-
-
-@router.get(
-    "/invitations/{token}",
-    responses={
-        200: {"model": Envelope[SignedIn], "description": "Joined and signed in (a script asking for JSON)"},
-        **page_error_responses(400, 403, 404, 429),
-    },
-)
-async def accept_invitation(token: str, request: Request, state: State) -> Response:
-    """Follow an email invitation: signs the invitee in and makes them an active member of the loop. A
-    script asking for JSON is answered at once; a browser is shown a page that accepts with one tap."""
-    if _wants_json(request):
-        _refuse_cross_site_fetch(request)
-        return await _spend_invitation(token, request, state)
-    async with state.db.read() as session, guarded_lookup(state, request):
-        found = await invitations.find_live(
-            session, token=token, settings=state.settings, now=state.clock.now()
-        )
-        if found is None:
-            if await invitations.by_token(session, token=token, settings=state.settings) is None:
-                raise _not_invited()
-            raise BadRequest(
-                "This invitation has expired or was already used", "Ask the loop's owner for a new one"
-            )
-    invitation, loop = found
-    return _confirm_page(
-        request,
-        heading=f"Join {loop.name}",
-        detail=f"You're invited to review for {loop.name}, as {invitation.email}.",
-        button="Join and sign in",
-    )
-
-
-@router.post(
-    "/invitations/{token}",
-    openapi_extra=TAP_FORM,
-    responses={
-        200: {"model": Envelope[SignedIn], "description": "Joined and signed in (a script asking for JSON)"},
-        303: {"description": "Joined; on to the inbox"},
-        **page_error_responses(400, 403, 404, 429),
-    },
-)
-async def confirm_invitation(token: str, request: Request, state: State) -> Response:
-    """The tap on the page an invitation link shows: the form carries that page's token."""
-    await check_anonymous_form(request)
-    return await _spend_invitation(token, request, state)
-
-
-async def _spend_invitation(token: str, request: Request, state: AppState) -> Response:
-    now = state.clock.now()
-    async with state.db.write() as session:
-        async with guarded_lookup(state, request):
-            spent = await invitations.spend(session, token=token, settings=state.settings, now=now)
-        user = await session.get(User, spent.user_id)
-        assert user is not None
-        if user.status != "active":
-            raise Forbidden("Account suspended")
-        return await _signed_in(request, state, session, user, next_path="/", now=now, joined=[spent.loop_id])
