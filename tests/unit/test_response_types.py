@@ -517,27 +517,89 @@ def test_defaults_may_be_empty_where_answers_may_not() -> None:
     assert validate_default_response(text, "") == ""
 
 
-def test_default_messages_name_default_response() -> None:
-    def default_refused(config: ResponseConfig, value: object) -> str:
-        with pytest.raises(ResponseDataError) as caught:
-            validate_default_response(config, value)
-        return str(caught.value)
+def default_refused(config: ResponseConfig, value: object) -> str:
+    with pytest.raises(ResponseDataError) as caught:
+        validate_default_response(config, value)
+    return str(caught.value)
 
+
+def test_default_messages_name_default_response() -> None:
     single = parse_config("single_select", SEED_OPTIONS)
     assert default_refused(single, "Maybe").startswith("default_response is not a valid option")
     multi = parse_config("multi_select", {"options": ["a", "b", "c"], "max_selections": 1})
-    assert default_refused(multi, ["a", "b"]) == "default_response must select at most 1 option"
+    assert default_refused(multi, ["a", "d"]).startswith('default_response contains "d" that is not a valid')
     rating = parse_config("rating", {})
-    assert default_refused(rating, 2.5) == "default_response must fall on a valid step (steps of 1 from 1)"
+    assert default_refused(rating, "lots") == "default_response must be a number"
     number = parse_config("number", {"max_value": 10})
-    assert default_refused(number, 11) == "default_response must be at most 10"
+    assert default_refused(number, True) == "default_response must be a number, not true/false"
     text = parse_config("text", {"min_length": 5})
-    assert default_refused(text, "abc") == "default_response must be at least 5 characters"
     assert default_refused(text, 5) == "default_response must be a string"
     boolean = parse_config("boolean", {})
     assert default_refused(boolean, {"boolean": True, "boolean_label": "No"}) == (
         'default_response.boolean_label must be "Yes" for true'
     )
+
+
+# The official HITL.sh MCP server's example: a summary of at least 20 characters, and a shorter fallback.
+def test_a_text_default_shorter_than_min_length_is_the_callers_fallback() -> None:
+    config = parse_config("text", {"placeholder": "Enter summary...", "min_length": 20, "max_length": 500})
+    assert validate_default_response(config, "No summary provided") == "No summary provided"
+    assert refused(config, "No summary provided") == "text must be at least 20 characters"
+
+
+def test_a_text_default_longer_than_max_length_is_kept_up_to_the_server_limit() -> None:
+    config = parse_config("text", {"max_length": 5})
+    assert validate_default_response(config, "too long") == "too long"
+    assert refused(config, "too long") == "text must be at most 5 characters"
+    assert default_refused(config, "x" * 5001) == "default_response must be at most 5000 characters"
+
+
+def test_a_multi_select_default_ignores_the_selection_counts() -> None:
+    config = parse_config("multi_select", {"options": ["a", "b", "c"], "min_selections": 2, "max_selections": 2})
+    assert validate_default_response(config, ["c"]) == {"selected_values": ["c"], "selected_labels": ["c"]}
+    assert validate_default_response(config, ["c", "a", "b"]) == {
+        "selected_values": ["a", "b", "c"],
+        "selected_labels": ["a", "b", "c"],
+    }
+    assert refused(config, ["c"]) == "must select at least 2 options"
+    assert default_refused(config, ["a", "a"]) == 'default_response must not contain duplicates ("a")'
+    assert default_refused(config, "a").startswith("default_response must be a list of option values")
+
+
+def test_a_single_select_default_is_an_option() -> None:
+    config = parse_config("single_select", {"options": N8N_OPTIONS})
+    assert validate_default_response(config, "reject") == {"selected_value": "reject", "selected_label": "Reject"}
+    assert default_refused(config, ["reject"]).startswith("default_response must be one option value")
+
+
+def test_a_rating_default_off_the_scale_or_its_steps_is_accepted() -> None:
+    config = parse_config("rating", {"scale_min": 1, "scale_max": 5, "scale_step": 1, "labels": {"1": "Poor"}})
+    assert validate_default_response(config, 0) == {"rating": 0}
+    assert validate_default_response(config, 9) == {"rating": 9}
+    assert validate_default_response(config, 2.5) == {"rating": 2.5}
+    assert validate_default_response(config, 1) == {"rating": 1, "rating_label": "Poor"}
+    assert refused(config, 9) == "rating must be between 1 and 5"
+    assert default_refused(config, "nine") == "default_response must be a number"
+
+
+def test_a_number_default_outside_its_range_sign_or_places_is_accepted() -> None:
+    config = parse_config(
+        "number", {"min_value": 0, "max_value": 10, "decimal_places": 0, "allow_negative": False}
+    )
+    assert validate_default_response(config, 11) == {"number": 11, "formatted_value": "11"}
+    assert validate_default_response(config, -1) == {"number": -1, "formatted_value": "-1"}
+    assert validate_default_response(config, 1.5) == {"number": 1.5, "formatted_value": "2"}
+    assert refused(config, 11) == "number must be at most 10"
+    assert default_refused(config, "lots") == "default_response must be a number"
+    assert default_refused(config, 1234567890.1234567) == (
+        "default_response must have at most 15 significant digits"
+    )
+
+
+def test_a_boolean_default_is_true_or_false() -> None:
+    config = parse_config("boolean", {"true_label": "Ship", "false_label": "Hold"})
+    assert validate_default_response(config, "Hold") == {"boolean": False, "boolean_label": "Hold"}
+    assert default_refused(config, "perhaps").startswith("default_response must be true or false")
 
 
 def test_plain_value_of_each_type() -> None:

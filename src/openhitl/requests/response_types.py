@@ -443,6 +443,8 @@ class _Mode:
 
     subject: str | None
     allow_empty: bool
+    # Length, range, step and selection-count rules are for reviewers; a default only needs the right type.
+    reviewer_rules: bool = True
 
     def name(self, response_noun: str) -> str:
         return self.subject or response_noun
@@ -455,8 +457,9 @@ class _Mode:
 
 
 _ANSWER = _Mode(subject=None, allow_empty=False)
-# Defaults are fallbacks, not human answers: "nothing selected" or "" is a legitimate fallback.
-_DEFAULT = _Mode(subject="default_response", allow_empty=True)
+# Defaults are the caller's fallback, not a human's answer: "nothing selected", "" or "No summary provided"
+# under a min_length of 20 are legitimate fallbacks. The HITL.sh MCP server's own example sends that last one.
+_DEFAULT = _Mode(subject="default_response", allow_empty=True, reviewer_rules=False)
 _STORED = _Mode(subject=None, allow_empty=True)
 
 
@@ -531,6 +534,10 @@ def _check_text(config: ResponseConfig, value: object, mode: _Mode) -> str:
         if config.required and not mode.allow_empty:
             raise ResponseDataError("text response is required")
         # An optional answer left blank is "no answer", which min_length is not about.
+        return text
+    if not mode.reviewer_rules:
+        if len(text) > _MAX_TEXT_LENGTH:
+            raise ResponseDataError(f"{mode.name('text')} must be at most {_plural(_MAX_TEXT_LENGTH, 'character')}")
         return text
     if len(text) < config.min_length:
         raise ResponseDataError(
@@ -628,8 +635,8 @@ def _check_multi(config: ResponseConfig, value: object, mode: _Mode) -> list[Opt
         raise ResponseDataError(
             f"{mode.key('selected_labels')} must list the labels of selected_values, in the same order"
         )
-    if not chosen and mode.allow_empty:
-        return chosen
+    if (not chosen and mode.allow_empty) or not mode.reviewer_rules:
+        return [option for option in config.options if option in chosen]
     fewest = max(config.min_selections, 1 if config.required else 0)
     most = len(config.options) if config.max_selections is None else config.max_selections
     if len(chosen) < fewest:
@@ -660,16 +667,7 @@ def _check_rating(config: ResponseConfig, value: object, mode: _Mode) -> Decimal
     raw, given_label = _unwrap(value, "rating", "rating", mode)
     rating = _read_number(raw, "rating", mode)
     noun = mode.name("rating")
-    scale = _scale(config)
-    scale_min, scale_max, step = scale
-    slack = step * _STEP_TOLERANCE
-    if not scale_min - slack <= rating <= scale_max + slack:
-        raise ResponseDataError(f"{noun} must be between {_show(scale_min)} and {_show(scale_max)}")
-    snapped = _on_scale(rating, scale)
-    if snapped is None:
-        raise ResponseDataError(
-            f"{noun} must fall on a valid step (steps of {_show(step)} from {_show(scale_min)})"
-        )
+    snapped = _on_scale_checked(config, rating, noun) if mode.reviewer_rules else rating
     if _digits(snapped)[0] > _MAX_SIGNIFICANT_DIGITS:
         raise ResponseDataError(f"{noun} must have at most {_MAX_SIGNIFICANT_DIGITS} significant digits")
     label = config.labels.get(_show(snapped))
@@ -681,6 +679,20 @@ def _check_rating(config: ResponseConfig, value: object, mode: _Mode) -> Decimal
     return snapped
 
 
+def _on_scale_checked(config: ResponseConfig, rating: Decimal, noun: str) -> Decimal:
+    scale = _scale(config)
+    scale_min, scale_max, step = scale
+    slack = step * _STEP_TOLERANCE
+    if not scale_min - slack <= rating <= scale_max + slack:
+        raise ResponseDataError(f"{noun} must be between {_show(scale_min)} and {_show(scale_max)}")
+    snapped = _on_scale(rating, scale)
+    if snapped is None:
+        raise ResponseDataError(
+            f"{noun} must fall on a valid step (steps of {_show(step)} from {_show(scale_min)})"
+        )
+    return snapped
+
+
 def _check_number(config: ResponseConfig, value: object, mode: _Mode) -> Decimal:
     # formatted_value is display text (Handoff sends String(number)), so it is recomputed, not checked.
     raw, _ = _unwrap(value, "number", "number response", mode)
@@ -688,18 +700,23 @@ def _check_number(config: ResponseConfig, value: object, mode: _Mode) -> Decimal
     if number == 0:
         number = Decimal(0)
     noun = mode.name("number")
+    significant, places = _digits(number)
+    too_precise = f"{noun} must have at most {_MAX_SIGNIFICANT_DIGITS} significant digits"
+    if not mode.reviewer_rules:
+        if significant > _MAX_SIGNIFICANT_DIGITS:
+            raise ResponseDataError(too_precise)
+        return number
     if number < 0 and not config.allow_negative:
         raise ResponseDataError(f"{noun} must not be negative")
     if config.min_value is not None and number < _as_decimal(config.min_value):
         raise ResponseDataError(f"{noun} must be at least {_show(_as_decimal(config.min_value))}")
     if config.max_value is not None and number > _as_decimal(config.max_value):
         raise ResponseDataError(f"{noun} must be at most {_show(_as_decimal(config.max_value))}")
-    significant, places = _digits(number)
     if places > config.decimal_places:
         whole = " (a whole number)" if config.decimal_places == 0 else ""
         raise ResponseDataError(f"{noun} must have at most {config.decimal_places} decimal places{whole}")
     if significant > _MAX_SIGNIFICANT_DIGITS:
-        raise ResponseDataError(f"{noun} must have at most {_MAX_SIGNIFICANT_DIGITS} significant digits")
+        raise ResponseDataError(too_precise)
     return number
 
 

@@ -54,6 +54,16 @@ PlatformVersion = Annotated[str | None, _max_length("platform_version", 50)]
 Tags = Annotated[list[str] | None, AfterValidator(_tags)]
 
 
+DEFAULT_RESPONSE_DESCRIPTION = (
+    "Reported as the outcome if nobody answers in time. It is the caller's fallback, not a reviewer's answer, "
+    "so only its type is checked: a string for text, an option value for single_select, a list of option "
+    "values for multi_select, a number for rating and number, true or false for boolean (raw or structured). "
+    "The rules meant for reviewers (min_length/max_length, min/max, steps, decimal places, allow_negative, "
+    "min_selections/max_selections, required) do not apply: \"No summary provided\" is a valid default "
+    "under min_length 20, and so is 0 on a 1-5 scale. Text defaults may be up to 5000 characters."
+)
+
+
 class RequestCreate(JsonBody):
     processing_type: ProcessingType
     type: ContentType = Field(description="How request_text is shown: markdown, or an image with a caption")
@@ -67,7 +77,7 @@ class RequestCreate(JsonBody):
     )
     response_type: ResponseType
     response_config: dict[str, Any]
-    default_response: Any = Field(description="Reported as the outcome if nobody answers in time")
+    default_response: Any = Field(description=DEFAULT_RESPONSE_DESCRIPTION)
     platform: Platform = "api"
     platform_version: PlatformVersion = None
     callback_url: CallbackUrl = None
@@ -85,7 +95,7 @@ class RequestUpdate(JsonBody):
     timeout_seconds: StrictInt | None = None
     response_type: ResponseType | None = None
     response_config: dict[str, Any] | None = None
-    default_response: Any = None
+    default_response: Any = Field(None, description=DEFAULT_RESPONSE_DESCRIPTION)
     platform: Platform | None = None
     platform_version: PlatformVersion = None
     callback_url: CallbackUrl = None
