@@ -555,7 +555,9 @@ def test_a_text_default_longer_than_max_length_is_kept_up_to_the_server_limit() 
 
 
 def test_a_multi_select_default_ignores_the_selection_counts() -> None:
-    config = parse_config("multi_select", {"options": ["a", "b", "c"], "min_selections": 2, "max_selections": 2})
+    config = parse_config(
+        "multi_select", {"options": ["a", "b", "c"], "min_selections": 2, "max_selections": 2}
+    )
     assert validate_default_response(config, ["c"]) == {"selected_values": ["c"], "selected_labels": ["c"]}
     assert validate_default_response(config, ["c", "a", "b"]) == {
         "selected_values": ["a", "b", "c"],
@@ -568,12 +570,17 @@ def test_a_multi_select_default_ignores_the_selection_counts() -> None:
 
 def test_a_single_select_default_is_an_option() -> None:
     config = parse_config("single_select", {"options": N8N_OPTIONS})
-    assert validate_default_response(config, "reject") == {"selected_value": "reject", "selected_label": "Reject"}
+    assert validate_default_response(config, "reject") == {
+        "selected_value": "reject",
+        "selected_label": "Reject",
+    }
     assert default_refused(config, ["reject"]).startswith("default_response must be one option value")
 
 
 def test_a_rating_default_off_the_scale_or_its_steps_is_accepted() -> None:
-    config = parse_config("rating", {"scale_min": 1, "scale_max": 5, "scale_step": 1, "labels": {"1": "Poor"}})
+    config = parse_config(
+        "rating", {"scale_min": 1, "scale_max": 5, "scale_step": 1, "labels": {"1": "Poor"}}
+    )
     assert validate_default_response(config, 0) == {"rating": 0}
     assert validate_default_response(config, 9) == {"rating": 9}
     assert validate_default_response(config, 2.5) == {"rating": 2.5}

@@ -537,7 +537,9 @@ def _check_text(config: ResponseConfig, value: object, mode: _Mode) -> str:
         return text
     if not mode.reviewer_rules:
         if len(text) > _MAX_TEXT_LENGTH:
-            raise ResponseDataError(f"{mode.name('text')} must be at most {_plural(_MAX_TEXT_LENGTH, 'character')}")
+            raise ResponseDataError(
+                f"{mode.name('text')} must be at most {_plural(_MAX_TEXT_LENGTH, 'character')}"
+            )
         return text
     if len(text) < config.min_length:
         raise ResponseDataError(

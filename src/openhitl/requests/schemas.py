@@ -59,7 +59,7 @@ DEFAULT_RESPONSE_DESCRIPTION = (
     "so only its type is checked: a string for text, an option value for single_select, a list of option "
     "values for multi_select, a number for rating and number, true or false for boolean (raw or structured). "
     "The rules meant for reviewers (min_length/max_length, min/max, steps, decimal places, allow_negative, "
-    "min_selections/max_selections, required) do not apply: \"No summary provided\" is a valid default "
+    'min_selections/max_selections, required) do not apply: "No summary provided" is a valid default '
     "under min_length 20, and so is 0 on a 1-5 scale. Text defaults may be up to 5000 characters."
 )
 
