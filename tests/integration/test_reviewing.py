@@ -152,6 +152,52 @@ def test_respond_from_pending_completes_the_request(server: LiveServer) -> None:
     assert inbox(team, reviewer)["total"] == 0
 
 
+def test_the_reviewer_who_held_a_request_stays_on_its_record(server: LiveServer) -> None:
+    team = make_team(server, reviewers=1)
+    reviewer = team.reviewers[0]
+    request_id = team.ask()
+    assert post(team, reviewer, f"/v1/api/requests/{request_id}/claim").status_code == 200
+    claimed_at = team.status(request_id)["claimed_at"]
+    answered = post(
+        team, reviewer, f"/v1/api/requests/{request_id}/respond", json={"response_data": "Approve"}
+    )
+    assert answered.status_code == 200, answered.text
+    seen = team.status(request_id)
+    assert (seen["status"], seen["claimed_by"], seen["claimed_at"]) == (
+        "completed",
+        reviewer.user_id,
+        claimed_at,
+    )
+    assert seen["request"]["claimed_by"] == reviewer.user_id
+    assert seen["response_by"] == reviewer.user_id
+
+
+def test_an_answer_straight_from_the_queue_is_claimed_by_whoever_gave_it(server: LiveServer) -> None:
+    team = make_team(server, reviewers=1)
+    reviewer = team.reviewers[0]
+    request_id = team.ask()
+    answered = post(
+        team, reviewer, f"/v1/api/requests/{request_id}/respond", json={"response_data": "Approve"}
+    )
+    assert answered.status_code == 200, answered.text
+    seen = team.status(request_id)
+    assert (seen["claimed_by"], seen["response_by"]) == (reviewer.user_id, reviewer.user_id)
+    assert seen["claimed_at"] == seen["response_at"], "claimed and answered in the same moment"
+
+
+def test_an_answer_over_a_lapsed_claim_is_claimed_by_whoever_gave_it(server: LiveServer) -> None:
+    team = make_team(server, reviewers=2)
+    alice, bob = team.reviewers
+    request_id = team.ask(timeout_seconds=86400)
+    assert post(team, alice, f"/v1/api/requests/{request_id}/claim").status_code == 200
+    with server.clock.shifted(server.settings.claim_lease_seconds + 1):
+        answered = post(team, bob, f"/v1/api/requests/{request_id}/respond", json={"response_data": "Reject"})
+        assert answered.status_code == 200, answered.text
+        seen = team.status(request_id)
+    assert (seen["claimed_by"], seen["response_by"]) == (bob.user_id, bob.user_id)
+    assert seen["claimed_at"] == seen["response_at"]
+
+
 def test_respond_after_cancel_or_timeout_is_rejected(server: LiveServer) -> None:
     team = make_team(server, reviewers=1)
     reviewer = team.reviewers[0]

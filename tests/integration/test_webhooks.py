@@ -120,6 +120,25 @@ def test_completed_callback_carries_the_documented_body_and_both_signatures(
     assert not standard_signature_valid(secret, dataclasses.replace(received, body=b"{}"))
 
 
+def test_a_completed_callback_names_the_reviewer_who_held_the_request(
+    server: LiveServer, receiver: Receiver
+) -> None:
+    team = make_team(server, reviewers=1)
+    reviewer = team.reviewers[0]
+    request_id = team.ask(callback_url=receiver.url())
+    reviewer_post(team, request_id, "claim")
+    claimed_at = team.status(request_id)["claimed_at"]
+    respond(team, request_id, "Approve")
+    [received] = receiver.wait_for(1)
+    shown = received.json()["data"]["request"]
+    assert (shown["status"], shown["claimed_by"], shown["claimed_at"]) == (
+        "completed",
+        reviewer.user_id,
+        claimed_at,
+    )
+    assert shown["response_by"] == reviewer.user_id
+
+
 def test_timeout_callback_reports_the_default_and_no_answer(server: LiveServer, receiver: Receiver) -> None:
     team = make_team(server, reviewers=1)
     request_id = team.ask(callback_url=receiver.url(), timeout_seconds=60)

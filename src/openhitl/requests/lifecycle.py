@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery import fanout
+from openhitl.kit.types import UTCDateTime
 from openhitl.realtime.events import append_event, closing
 from openhitl.requests.models import TERMINAL_STATUSES, Request, status_in
 
@@ -158,6 +159,11 @@ def open_to(user_id: str, now: datetime) -> ColumnElement[bool]:
 
 def held_by(user_id: str, now: datetime) -> ColumnElement[bool]:
     return and_(Request.status == "claimed", Request.claimed_by == user_id, Request.claim_expires_at > now)
+
+
+def claim_started(user_id: str, now: datetime) -> ColumnElement[datetime]:
+    """When this user's hold began: their claim's start if they hold it, else now (a claim taken as it closes)."""
+    return case((Request.claimed_by == user_id, Request.claimed_at), else_=literal(now, UTCDateTime()))
 
 
 def _unchanged_since(version: int | None) -> tuple[ColumnElement[bool], ...]:

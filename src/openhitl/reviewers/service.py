@@ -261,7 +261,10 @@ async def respond(
             "response_at": now,
             "response_data": structured,
             "response_time_seconds": round((now - request.created_at).total_seconds(), 3),
-            "claimed_by": None,
+            # The record keeps who held it when it closed. An answer straight from the queue (or over a
+            # lapsed claim of someone else's) is a claim taken and closed at the same moment.
+            "claimed_by": user_id,
+            "claimed_at": lifecycle.claim_started(user_id, now),
             "claim_expires_at": None,
         },
     )
