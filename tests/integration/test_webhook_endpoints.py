@@ -352,6 +352,53 @@ def test_rotating_or_setting_an_endpoint_secret_changes_the_signatures(
     ]
 
 
+# The Standard Webhooks reference secret (24 bytes), and one a caller made as the spec says: 64 random bytes.
+REFERENCE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+LONGEST_SECRET = "whsec_" + base64.b64encode(bytes(range(64))).decode()
+
+
+@pytest.mark.parametrize("secret", [REFERENCE_SECRET, LONGEST_SECRET, "a-plain-shared-secret"])
+def test_an_endpoint_created_with_the_callers_secret_signs_with_it(
+    server: LiveServer, owner: Account, receiver: Receiver, secret: str
+) -> None:
+    with server.client(owner) as http:
+        answer = http.post(
+            "/v1/api/webhooks", json={"url": receiver.url(), "events": ["request.*"], "secret": secret}
+        )
+        assert answer.status_code == 201, answer.text
+        webhook = answer.json()["data"]["webhook"]
+        assert http.get(f"/v1/api/webhooks/{webhook['id']}").json()["data"]["webhook"]["secret"] == secret
+        send_test(http, webhook["id"])
+        [received] = receiver.wait_for(1)
+    assert webhook["secret"] == secret
+    assert signed_by(secret, received)
+    # A secret without whsec_ is keyed by its UTF-8 bytes, which the library takes as bytes.
+    key = secret if secret.startswith("whsec_") else secret.encode()
+    assert standardwebhooks.Webhook(key).verify(received.body, received.headers) == received.json()
+
+
+def test_a_callers_secret_that_is_too_weak_or_not_base64_is_refused_saying_why(
+    server: LiveServer, owner: Account
+) -> None:
+    bodies = [
+        "whsec_" + base64.b64encode(b"k" * 16).decode(),
+        "whsec_" + base64.b64encode(b"k" * 65).decode(),
+        "whsec_" + base64.urlsafe_b64encode(b"\xfb" * 24).decode(),
+    ]
+    with server.client(owner) as http:
+        refused = [
+            http.post("/v1/api/webhooks", json={"url": "https://example.com/hook", "secret": secret})
+            for secret in bodies
+        ]
+    assert [a.status_code for a in refused] == [400] * 3
+    assert [a.json()["data"] for a in refused] == [
+        "secret: whsec_ must be followed by the base64 of 24 to 64 random bytes (this one decodes to 16)",
+        "secret: whsec_ must be followed by the base64 of 24 to 64 random bytes (this one decodes to 65)",
+        "secret: a secret starting with whsec_ must continue in standard base64 (A-Z, a-z, 0-9, + and /)",
+    ]
+    assert all(a.json()["error"] is True for a in refused)
+
+
 def test_the_delivery_log_pages_newest_first_and_redelivers_the_same_event(
     server: LiveServer, owner: Account, receiver: Receiver
 ) -> None:

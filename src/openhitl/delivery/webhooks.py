@@ -43,6 +43,7 @@ SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 EVENT_ID_PREFIX = "evt_"
 ENDPOINTS_CACHE = "openhitl.webhook_endpoints"
+NOT_BASE64 = "a secret starting with whsec_ must continue in standard base64 (A-Z, a-z, 0-9, + and /)"
 PENDING_BODY = "pending_body"  # in a queued request event until its body is rendered
 
 
@@ -62,9 +63,9 @@ def signing_key(secret: str) -> bytes:
     try:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValueError("a secret starting with whsec_ must continue in base64") from exc
+        raise ValueError(NOT_BASE64) from exc
     if not key:
-        raise ValueError("a secret starting with whsec_ must continue in base64")
+        raise ValueError(NOT_BASE64)
     return key
 
 

@@ -49,7 +49,10 @@ Secret = Annotated[
         min_length=8,
         max_length=100,
         json_schema_extra={"pattern": NO_WHITESPACE},
-        description="whsec_<base64> (Standard Webhooks), or any other string used as it is",
+        description="Your own signing secret: whsec_ and the standard base64 of 24 to 64 random bytes "
+        "(Standard Webhooks; the decoded bytes key webhook-signature), or any other string of 8 to 100 "
+        "characters without whitespace, whose UTF-8 bytes are the key. X-HITL-Signature-256 is keyed by the "
+        "string as given, either way",
     ),
     AfterValidator(_no_whitespace),
 ]
@@ -59,7 +62,10 @@ Description = Annotated[str, Field(max_length=500)]
 class WebhookCreate(JsonBody):
     url: Url
     events: Events = Field(default_factory=lambda: list(TERMINAL_EVENTS))
-    secret: Secret | None = Field(None, description="Generated (whsec_…) when left out")
+    secret: Secret | None = Field(
+        None,
+        description="Signs this endpoint's deliveries; generated (whsec_ and 32 random bytes) when left out",
+    )
     description: Description = ""
     enabled: StrictBool = True
 

@@ -7,7 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.config import Settings
 from openhitl.delivery import outbox
 from openhitl.delivery.models import Delivery, WebhookEndpoint
-from openhitl.delivery.webhooks import enqueue_test_event, ensure_account_secret, new_secret, signing_key
+from openhitl.delivery.webhooks import (
+    SECRET_PREFIX,
+    enqueue_test_event,
+    ensure_account_secret,
+    new_secret,
+    signing_key,
+)
 from openhitl.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
@@ -15,6 +21,9 @@ from openhitl.webhooks import filters, repository
 from openhitl.webhooks.schemas import WebhookCreate, WebhookUpdate
 
 UPDATABLE = ("url", "events", "secret", "rotate_secret", "description", "enabled")
+# Standard Webhooks asks for keys of 24 to 64 bytes; ours are 32 (delivery.webhooks.SECRET_BYTES).
+MIN_SECRET_BYTES = 24
+MAX_SECRET_BYTES = 64
 
 
 def _url(url: str, settings: Settings) -> str:
@@ -34,10 +43,16 @@ def _events(events: list[str]) -> list[str]:
 
 
 def _secret(secret: str) -> str:
+    """A caller's own secret: whsec_ and the base64 of 24-64 bytes (Standard Webhooks), or a plain string."""
     try:
-        signing_key(secret)
+        key = signing_key(secret)
     except ValueError as exc:
         raise ValidationFailed(f"secret: {exc}") from exc
+    if secret.startswith(SECRET_PREFIX) and not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
+        raise ValidationFailed(
+            f"secret: whsec_ must be followed by the base64 of {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} "
+            f"random bytes (this one decodes to {len(key)})"
+        )
     return secret
 
 
