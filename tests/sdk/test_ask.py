@@ -1,6 +1,7 @@
 """ask, wait and require_approval: a caller blocks until a human decides, the deadline passes or a cancel."""
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -72,6 +73,104 @@ async def test_async_ask_and_wait(async_client: AsyncClient, team: Team) -> None
     cancelled = await async_client.wait(created.request_id)
     await cancelling
     assert (cancelled.status, cancelled.value, cancelled.is_default) == ("cancelled", False, True)
+
+
+def test_ask_takes_the_apis_field_names_and_passes_request_fields_through(client: Client, team: Team) -> None:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(
+            client.ask,
+            loop_id=team.loop_id,
+            request_text="Ship v3?",
+            response_type="single_select",
+            response_config={"options": ["Ship", "Hold"]},
+            default_response="Hold",
+            timeout_seconds=600,
+            title="Release",
+            tags=["release"],
+            priority="high",
+        )
+        answer_when_asked(team, "Ship")
+        decision = waiting.result(timeout=30)
+    asked = decision.request
+    assert (asked.request_text, asked.timeout_seconds, asked.default_response) == ("Ship v3?", 600, "Hold")
+    assert (asked.title, asked.tags, asked.priority) == ("Release", ["release"], "high")
+    assert (decision.status, decision.value) == ("completed", "Ship")
+    assert decision.response_by is not None and decision.response_by == decision.answered_by
+    assert decision.response_by.user_id == team.reviewers[0].user_id
+
+
+@pytest.mark.anyio
+async def test_async_ask_takes_the_apis_field_names(
+    server: LiveServer, async_client: AsyncClient, team: Team
+) -> None:
+    waiting = asyncio.create_task(
+        async_client.ask(
+            loop_id=team.loop_id,
+            request_text="Rate the release notes",
+            response_type="rating",
+            response_config={"scale_max": 5},
+            default_response=0,  # a fallback off the scale: the caller's, not a reviewer's
+            timeout_seconds=120,
+        )
+    )
+    await asyncio.to_thread(asked, team)
+    with deadlines_passed(server):
+        decision = await asyncio.wait_for(waiting, timeout=30)
+    assert (decision.status, decision.value, decision.is_default) == ("timeout", 0, True)
+    assert decision.response_by is None and decision.request.timeout_seconds == 120
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ({"request_text": "Ship?"}, "ask() got both text and request_text"),
+        ({"default": "Hold", "default_response": "Ship"}, "ask() got both default and default_response"),
+        ({"timeout": 60, "timeout_seconds": 120}, "ask() got both timeout and timeout_seconds"),
+        ({"timeout_secs": 60}, "ask() got unexpected keyword arguments: timeout_secs"),
+    ],
+)
+def test_one_thing_under_both_names_or_an_unknown_name_is_refused_before_asking(
+    keywords: dict[str, object], message: str
+) -> None:
+    unreachable = Client("hitl_live_unused", "http://127.0.0.1:9", retries=0)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        unreachable.ask("0" * 24, "Ship?", options=["Ship", "Hold"], **keywords)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ask\\(\\) needs the question: text"):
+        unreachable.ask("0" * 24, options=["Ship", "Hold"])
+
+
+def test_require_approval_takes_the_apis_field_names(client: Client, team: Team) -> None:
+    @require_approval(
+        loop_id=team.loop_id,
+        client=client,
+        request_text="Pay the invoice?",
+        timeout_seconds=900,
+        tags=["billing"],
+    )
+    def pay(invoice: str) -> str:
+        return f"paid {invoice}"
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(pay, "INV-7")
+        request_id = asked(team)
+        shown = team.status(request_id)
+        answer_when_asked(team, "approve")
+        assert waiting.result(timeout=30) == "paid INV-7"
+    assert shown["request_text"].startswith("Pay the invoice?")
+    assert (shown["timeout_seconds"], shown["tags"], shown["default_response"]) == (
+        900,
+        ["billing"],
+        "reject",
+    )
+
+
+def test_require_approval_refuses_one_thing_under_both_names() -> None:
+    with pytest.raises(TypeError, match="got both loop and loop_id"):
+        require_approval(loop="0" * 24, loop_id="1" * 24)
+    with pytest.raises(TypeError, match="got both timeout and timeout_seconds"):
+        require_approval(loop="0" * 24, timeout=60, timeout_seconds=60)
+    with pytest.raises(TypeError, match="sets default_response itself"):
+        require_approval(loop="0" * 24, default_response="approve")
 
 
 def _yes_no(text: str) -> dict[str, object]:

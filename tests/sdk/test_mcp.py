@@ -117,6 +117,32 @@ async def test_http_acts_as_the_key_owner(server: LiveServer, team: Team) -> Non
         assert owned["loops"][0]["join_url"].startswith(server.url)
 
 
+@pytest.mark.anyio
+async def test_ask_human_takes_the_question_as_request_text_too(server: LiveServer, team: Team) -> None:
+    async with over_http(server, team.owner) as owner:
+        answering = asyncio.create_task(asyncio.to_thread(answer_when_asked, team, "Ship"))
+        decision = await call(
+            owner,
+            "ask_human",
+            loop_id=team.loop_id,
+            request_text="Ship it?",
+            options=["Ship", "Hold"],
+            tags=["release"],
+        )
+        await answering
+        both = await failure(
+            owner, "ask_human", loop_id=team.loop_id, question="Ship?", request_text="Ship?", options=["Ship"]
+        )
+        neither = await failure(owner, "ask_human", loop_id=team.loop_id, options=["Ship"])
+    assert (decision["status"], decision["value"]) == ("completed", "Ship")
+    assert decision["response_by"] == decision["answered_by"]
+    assert decision["response_by"]["user_id"] == team.reviewers[0].user_id
+    assert both.endswith("give the question as question or as request_text, not both")
+    assert "needs the question" in neither
+    shown = team.status(decision["request_id"])
+    assert (shown["request_text"], shown["tags"]) == ("Ship it?", ["release"])
+
+
 def test_http_refuses_calls_without_a_valid_key_and_other_methods(server: LiveServer) -> None:
     ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     missing = httpx.post(f"{server.url}/mcp", json=ping)

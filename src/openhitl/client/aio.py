@@ -70,8 +70,9 @@ class AsyncClient(Endpoints, AsyncSender):
             if deadline.passed:
                 raise WaitTimedOut(request_id, timeout or 0)
 
-    async def ask(self, loop_id: str, text: str, **options: Unpack[AskOptions]) -> Decision:
-        """Ask the loop's reviewers and wait for the decision (see AskOptions)."""
+    async def ask(self, loop_id: str, text: str | None = None, **options: Unpack[AskOptions]) -> Decision:
+        """Ask the loop's reviewers and wait for the decision (see AskOptions). The question is `text` or,
+        by its API name, `request_text`."""
         created = await self.create_request(loop_id, api.question(text, options))
         return await self.wait(created.request_id)
 

@@ -24,6 +24,8 @@ from openhitl.client.models import (
 
 ResponseType = Literal["text", "single_select", "multi_select", "rating", "number", "boolean"]
 Priority = Literal["low", "medium", "high", "critical"]
+ProcessingType = Literal["time-sensitive", "deferred"]
+ContentType = Literal["markdown", "image"]
 PLATFORM = "sdk"
 DEFAULT_ASK_TIMEOUT = 3600
 
@@ -282,28 +284,63 @@ class Endpoints:
 
 
 class AskOptions(TypedDict, total=False):
-    """How to ask: choices or another response type, the default answer, the deadline, what to show."""
+    """How to ask: choices or another response type, the default answer, the deadline, what to show.
+
+    The short names (`default`, `timeout`, and `text` beside them) and the API's own field names
+    (`default_response`, `timeout_seconds`, `request_text`, ...) both work; one thing given under both
+    names is refused."""
 
     options: Sequence[str | Mapping[str, Any]]  # choices; a single_select (multi_select with multiple=True)
     multiple: bool
     response_type: ResponseType
     response_config: Mapping[str, Any]
     default: Any  # the answer if nobody answers in time: the last option, False, or required otherwise
-    timeout: int  # seconds the human has (60-86400); 3600 unless given
+    default_response: Any  # the same, by its API name
+    timeout: int  # seconds the human has (60-86400); 3600 unless given (deferred requests: the server's)
+    timeout_seconds: int  # the same, by its API name
+    request_text: str  # the question, by its API name
+    processing_type: ProcessingType
+    type: ContentType
     priority: Priority
     title: str
     context: Mapping[str, Any]
     tags: Sequence[str]
     callback_url: str
     image_url: str
+    platform: str
+    platform_version: str
+
+
+ASK_KEYWORDS = frozenset(AskOptions.__annotations__)
+# (short name, API name): either spelling, never both.
+SPELLINGS = (("text", "request_text"), ("default", "default_response"), ("timeout", "timeout_seconds"))
+PASSED_THROUGH = ("title", "context", "tags", "callback_url", "image_url", "platform_version")
 
 
 def _option_value(option: str | Mapping[str, Any]) -> Any:
     return option if isinstance(option, str) else option["value"]
 
 
-def question(text: str, options: AskOptions) -> dict[str, Any]:
-    """The create body for `ask`: a time-sensitive request with a typed answer and a default."""
+def _one_spelling(given: Mapping[str, Any], short: str, long: str) -> Any:
+    if given.get(short) is not None and given.get(long) is not None:
+        raise TypeError(f"ask() got both {short} and {long}: they are one thing, give one of them")
+    return given[short] if given.get(short) is not None else given.get(long)
+
+
+def question(text: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The create body for `ask`: a time-sensitive request (unless told otherwise) with a typed answer and a
+    default. Raises TypeError for unknown keywords or one thing given twice, ValueError for a question
+    that cannot be asked as given."""
+    unknown = sorted(set(options) - ASK_KEYWORDS)
+    if unknown:
+        raise TypeError(
+            f"ask() got unexpected keyword arguments: {', '.join(unknown)} "
+            f"(it takes: {', '.join(sorted(ASK_KEYWORDS))})"
+        )
+    given = {"text": text, **options}
+    text, default, timeout = (_one_spelling(given, short, long) for short, long in SPELLINGS)
+    if text is None:
+        raise TypeError("ask() needs the question: text (the second argument) or request_text")
     choices = options.get("options")
     if choices is not None and not choices:
         raise ValueError("options must not be empty")
@@ -316,21 +353,25 @@ def question(text: str, options: AskOptions) -> dict[str, Any]:
     config = dict(options.get("response_config") or {})
     if choices:
         config.setdefault("options", list(choices))
-    default = options.get("default")
     if default is None:
         default = _implied_default(response_type, config)
+    processing_type = options.get("processing_type") or "time-sensitive"
+    if timeout is None and processing_type == "time-sensitive":
+        timeout = DEFAULT_ASK_TIMEOUT  # a deferred request without one gets the server's (30 days)
     body = {
-        "processing_type": "time-sensitive",
-        "type": "image" if options.get("image_url") else "markdown",
+        "processing_type": processing_type,
+        "type": options.get("type") or ("image" if options.get("image_url") else "markdown"),
         "priority": options.get("priority", "medium"),
         "request_text": text,
-        "timeout_seconds": options.get("timeout", DEFAULT_ASK_TIMEOUT),
+        "timeout_seconds": timeout,
         "response_type": response_type,
         "response_config": config,
         "default_response": default,
-        "platform": PLATFORM,
+        "platform": options.get("platform") or PLATFORM,
     }
-    for name in ("title", "context", "tags", "callback_url", "image_url"):
+    if timeout is None:
+        del body["timeout_seconds"]
+    for name in PASSED_THROUGH:
         if options.get(name) is not None:
             body[name] = options[name]
     return body

@@ -13,7 +13,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from openhitl.client import aio, sync
 from openhitl.client.aio import AsyncClient
-from openhitl.client.api import AskOptions, Priority
+from openhitl.client.api import ASK_KEYWORDS, DEFAULT_ASK_TIMEOUT, AskOptions, Priority
 from openhitl.client.errors import ApprovalDenied
 from openhitl.client.models import Decision
 from openhitl.client.sync import Client
@@ -44,17 +44,51 @@ def approved(name: str, decision: Decision) -> None:
         raise ApprovalDenied(name, decision)
 
 
+# What an approval decides for itself: the choices, the default, and what the request shows of the call.
+APPROVAL_OWNED = frozenset(
+    {"options", "multiple", "response_type", "response_config", "default", "default_response", "context"}
+)
+
+
+def _one_of(short: str, value: Any, long: str, api_value: Any) -> Any:
+    if value is not None and api_value is not None:
+        raise TypeError(
+            f"require_approval() got both {short} and {long}: they are one thing, give one of them"
+        )
+    return value if value is not None else api_value
+
+
 def require_approval(
     *,
-    loop: str,
+    loop: str | None = None,
     client: Client | AsyncClient | None = None,
     text: str | None = None,
-    timeout: int = 3600,
+    timeout: int | None = None,
     priority: Priority = "medium",
+    **request_fields: Any,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Ask `loop` before each call of the decorated function. `client` is a Client for a plain function,
     an AsyncClient for an async one, or by default one configured from OPENHITL_URL and OPENHITL_API_KEY;
-    `text` replaces the question's first line."""
+    `text` replaces the question's first line. The API's names work too (`loop_id`, `request_text`,
+    `timeout_seconds`), and other request fields (`title`, `tags`, `callback_url`, ...) go with the request."""
+    loop, text, timeout = (
+        _one_of(short, given, long, request_fields.pop(long, None))
+        for short, given, long in (
+            ("loop", loop, "loop_id"),
+            ("text", text, "request_text"),
+            ("timeout", timeout, "timeout_seconds"),
+        )
+    )
+    if loop is None:
+        raise TypeError("require_approval() needs the loop to ask: loop or loop_id")
+    unknown = sorted(set(request_fields) - ASK_KEYWORDS)
+    if unknown:
+        raise TypeError(f"require_approval() got unexpected keyword arguments: {', '.join(unknown)}")
+    owned = sorted(APPROVAL_OWNED & set(request_fields))
+    if owned:
+        raise TypeError(f"require_approval() sets {', '.join(owned)} itself: leave them out")
+    asked_loop: str = loop
+    extra = cast(AskOptions, request_fields)
 
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         name = function.__name__
@@ -62,11 +96,12 @@ def require_approval(
         def ask(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, AskOptions]:
             arguments = call_arguments(function, args, kwargs)
             options: AskOptions = {
+                "title": f"Approve {name}?",
+                **extra,
                 "options": CHOICES,
                 "default": REJECT,
-                "timeout": timeout,
+                "timeout": timeout if timeout is not None else DEFAULT_ASK_TIMEOUT,
                 "priority": priority,
-                "title": f"Approve {name}?",
                 "context": {"tool": name, "arguments": arguments},
             }
             return approval_question(name, arguments, text), options
@@ -81,7 +116,7 @@ def require_approval(
             async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
                 question, options = ask(args, kwargs)
                 async with aio.given_or_default(cast(AsyncClient | None, client)) as sdk:
-                    approved(name, await sdk.ask(loop, question, **options))
+                    approved(name, await sdk.ask(asked_loop, question, **options))
                 return await cast(Callable[..., Awaitable[Any]], function)(*args, **kwargs)
 
             return cast(Callable[P, R], run_async)
@@ -90,7 +125,7 @@ def require_approval(
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             question, options = ask(args, kwargs)
             with sync.given_or_default(cast(Client | None, client)) as sdk:
-                approved(name, sdk.ask(loop, question, **options))
+                approved(name, sdk.ask(asked_loop, question, **options))
             return function(*args, **kwargs)
 
         return run

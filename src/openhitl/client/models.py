@@ -171,6 +171,11 @@ class Decision(Model):
     def answered(self) -> bool:
         return self.status == "completed"
 
+    @property
+    def response_by(self) -> Person | None:
+        """`answered_by` by the API's name for it."""
+        return self.answered_by
+
     @classmethod
     def of(cls, request: Request) -> "Decision":
         if request.status not in TERMINAL_STATUSES:

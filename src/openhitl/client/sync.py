@@ -68,8 +68,9 @@ class Client(Endpoints, SyncSender):
             if deadline.passed:
                 raise WaitTimedOut(request_id, timeout or 0)
 
-    def ask(self, loop_id: str, text: str, **options: Unpack[AskOptions]) -> Decision:
-        """Ask the loop's reviewers and wait for the decision (see AskOptions)."""
+    def ask(self, loop_id: str, text: str | None = None, **options: Unpack[AskOptions]) -> Decision:
+        """Ask the loop's reviewers and wait for the decision (see AskOptions). The question is `text` or,
+        by its API name, `request_text`."""
         created = self.create_request(loop_id, api.question(text, options))
         return self.wait(created.request_id)
 

@@ -172,7 +172,12 @@ def build_server(client_for: ClientFor) -> MCPServer:
     async def ask_human(
         ctx: Context,
         loop_id: LoopId,
-        question: RequestText,
+        question: Annotated[
+            RequestText | None, Field(description="The question; or give request_text")
+        ] = None,
+        request_text: Annotated[
+            RequestText | None, Field(description="The question, by its create_request name")
+        ] = None,
         options: Annotated[list[str] | None, Field(description="Choices; the human picks one")] = None,
         response_type: ResponseType | None = None,
         response_config: dict[str, Any] | None = None,
@@ -182,9 +187,15 @@ def build_server(client_for: ClientFor) -> MCPServer:
         timeout_seconds: Annotated[int, Field(ge=60, le=86400)] = 3600,
         priority: Priority = "medium",
         context: dict[str, Any] | None = None,
+        title: str | None = None,
+        tags: list[str] | None = None,
+        callback_url: str | None = None,
     ) -> dict[str, Any]:
         """Ask a loop's human reviewers and wait for the answer (up to timeout_seconds). Returns the status
-        (completed, timeout, cancelled), the answer `value`, and whether it is the default."""
+        (completed, timeout, cancelled), the answer `value`, whether it is the default, and who answered
+        (`answered_by`, also as `response_by`)."""
+        if question is not None and request_text is not None:
+            raise ToolError("give the question as question or as request_text, not both")
         asking: AskOptions = {"timeout": timeout_seconds, "priority": priority}
         if options is not None:
             asking["options"] = options
@@ -196,12 +207,19 @@ def build_server(client_for: ClientFor) -> MCPServer:
             asking["default"] = default_response
         if context is not None:
             asking["context"] = context
+        if title is not None:
+            asking["title"] = title
+        if tags is not None:
+            asking["tags"] = tags
+        if callback_url is not None:
+            asking["callback_url"] = callback_url
         try:
             async with client_for(ctx) as client:
-                decision = await client.ask(loop_id, question, **asking)
-        except (OpenHITLError, ValueError) as error:
+                decision = await client.ask(loop_id, question or request_text, **asking)
+        except (OpenHITLError, ValueError, TypeError) as error:
             raise ToolError(str(error)) from error
-        return decision.model_dump(mode="json", exclude={"request"})
+        answer = decision.model_dump(mode="json", exclude={"request"})
+        return {**answer, "response_by": answer["answered_by"]}
 
     return server
 
