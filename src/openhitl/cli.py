@@ -29,14 +29,45 @@ def _settings() -> Settings:
     return settings
 
 
-@cli.command()
-def migrate() -> None:
-    """Migrate the database to the newest schema."""
+def where_the_database_is(settings: Settings) -> str:
+    """The database a command opens, and the settings that chose it (a URL's password hidden)."""
+    from sqlalchemy.engine import make_url
+
+    if settings.database_url:
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        return f"{url} (from OPENHITL_DATABASE_URL)"
+    data_dir = settings.data_dir.resolve()
+    return (
+        f"{data_dir / 'openhitl.db'} (OPENHITL_DATABASE_URL is unset: a SQLite file in "
+        f"OPENHITL_DATA_DIR={settings.data_dir}, {data_dir})"
+    )
+
+
+def _migrate_here(settings: Settings) -> None:
+    """Migrates in this process, and says so when that made a new database: run from another folder, or with
+    other settings than the server's, a command would otherwise work on a database the server never reads."""
     from openhitl.migrations import upgrade
 
+    if upgrade(settings.resolved_database_url):
+        typer.echo(
+            f"created a new database: {where_the_database_is(settings)}. A server started with other "
+            "settings, or from another folder, does not see it: give this command the server's "
+            "OPENHITL_DATA_DIR or OPENHITL_DATABASE_URL",
+            err=True,
+        )
+
+
+@cli.command()
+def migrate(
+    quiet: Annotated[
+        bool, typer.Option(hidden=True, help="Nothing on stderr when no database is made")
+    ] = False,
+) -> None:
+    """Migrate the database to the newest schema."""
     settings = _settings()
-    upgrade(settings.resolved_database_url)
-    typer.echo("database is at the newest schema", err=True)
+    _migrate_here(settings)
+    if not quiet:
+        typer.echo("database is at the newest schema", err=True)
 
 
 def _migrate_in_child() -> None:
@@ -44,7 +75,7 @@ def _migrate_in_child() -> None:
     import subprocess
     import sys
 
-    migrated = subprocess.run([sys.executable, "-m", "openhitl", "migrate"], check=False)
+    migrated = subprocess.run([sys.executable, "-m", "openhitl", "migrate", "--quiet"], check=False)
     if migrated.returncode != 0:
         typer.echo("migrating the database failed; not starting", err=True)
         raise typer.Exit(migrated.returncode)
@@ -149,18 +180,32 @@ def openapi() -> None:
 def api_key_create(
     email: Annotated[str, typer.Option(help="Owner's email; the user is created if needed")],
     name: Annotated[str, typer.Option(help="A name to recognise the key by")] = "default",
+    permission: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A permission the key gets (repeat for several); without any, every permission its owner has"
+        ),
+    ] = None,
 ) -> None:
     """Create an API key and print it (only the key) on stdout."""
     from openhitl.accounts import service
     from openhitl.kit.clock import Clock
     from openhitl.kit.db import Database
-    from openhitl.migrations import upgrade
 
     settings = _settings()
     if "@" not in email or len(email) > 320:
         typer.echo(f"not an email address: {email!r}", err=True)
         raise typer.Exit(2)
-    upgrade(settings.resolved_database_url)
+    unknown = [p for p in permission or [] if p not in service.KNOWN_PERMISSIONS]
+    if unknown:
+        typer.echo(
+            f"unknown permission {', '.join(unknown)}; valid ones: {', '.join(service.KNOWN_PERMISSIONS)}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    # The owner may do everything through a browser session; a key from the command line may too unless narrowed.
+    permissions = list(dict.fromkeys(permission)) if permission else list(service.KNOWN_PERMISSIONS)
+    _migrate_here(settings)
 
     async def create() -> str:
         db = Database(settings.resolved_database_url, pool_size=1)
@@ -169,7 +214,12 @@ def api_key_create(
             async with db.write() as session:
                 user = await service.get_or_create_user(session, email=email, name=None, now=now)
                 issued = await service.issue_api_key(
-                    session, user=user, name=name, secret_key=settings.resolved_secret_key, now=now
+                    session,
+                    user=user,
+                    name=name,
+                    secret_key=settings.resolved_secret_key,
+                    now=now,
+                    permissions=permissions,
                 )
             return issued.secret
         finally:

@@ -7,13 +7,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import httpx
 import pytest
 
+from openhitl.accounts.schemas import Permission
 from tests.conftest import BACKENDS
 from tests.support.databases import create_postgres_database, drop_postgres_database
-from tests.support.live import free_port
+from tests.support.live import LiveServer, free_port
 from tests.support.payloads import SEED_LOOP, SEED_REQUEST
 
 OPENHITL = [sys.executable, "-m", "openhitl"]
@@ -34,8 +36,22 @@ def environment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict
         drop_postgres_database(name)
 
 
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*OPENHITL, *args], env=env, capture_output=True, text=True, timeout=120)
+def run(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*OPENHITL, *args], env=env, capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def key_for(server: LiveServer, email: str, *args: str) -> str:
+    """`openhitl api-key create` on the test server's database, as its operator would run it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHITL_")}
+    env.update(
+        OPENHITL_DATABASE_URL=server.settings.resolved_database_url,
+        OPENHITL_SECRET_KEY=server.settings.resolved_secret_key,
+        OPENHITL_DATA_DIR=str(server.settings.data_dir),
+    )
+    created = run(env, "api-key", "create", "--email", email, *args)
+    assert created.returncode == 0, created.stderr
+    assert "created a new database" not in created.stderr
+    return created.stdout.strip()
 
 
 def test_api_key_create_prints_only_the_key(environment: dict[str, str]) -> None:
@@ -93,9 +109,110 @@ def test_serve_migrates_and_serves_the_api(environment: dict[str, str]) -> None:
     assert server.returncode in (0, -15), stderr
     assert "Application shutdown complete" in stderr
     assert "Traceback" not in stderr
+    # The database was migrated by `api-key create`: starting says nothing of migrations.
+    assert "setup plugin" not in stderr
+    assert "Running upgrade" not in stderr
+    assert "database is at the newest schema" not in stderr
+    assert "created a new database" not in stderr
 
 
 def test_openapi_command_prints_the_document(tmp_path: Path) -> None:
     result = subprocess.run([*OPENHITL, "openapi"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert '"openapi": "3.1.0"' in result.stdout
+
+
+def test_a_key_from_the_command_line_may_manage_webhooks_and_read_their_deliveries(
+    server: LiveServer,
+) -> None:
+    key = key_for(server, f"cli-{free_port()}@example.com")
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as http:
+        me = http.get("/v1/api/me").json()["data"]
+        assert me["auth"] == "api_key"
+        assert sorted(me["permissions"]) == sorted(get_args(Permission))
+        created = http.post(
+            "/v1/api/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["request.*"]}
+        )
+        assert created.status_code == 201, created.text
+        webhook_id = created.json()["data"]["webhook"]["id"]
+        deliveries = http.get(f"/v1/api/webhooks/{webhook_id}/deliveries")
+        assert deliveries.status_code == 200, deliveries.text
+        assert deliveries.json()["data"]["deliveries"] == []
+        assert http.get("/v1/api/api-keys").status_code == 200
+        assert http.post("/v1/api/loops", json=SEED_LOOP).status_code == 201
+
+
+def test_a_key_narrowed_on_the_command_line_has_only_the_permissions_listed(server: LiveServer) -> None:
+    email = f"cli-{free_port()}@example.com"
+    full = key_for(server, email)
+    narrow = key_for(server, email, "--permission", "loops:read", "--permission", "webhooks:read")
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {full}"}, timeout=30) as http:
+        made = http.post("/v1/api/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+        webhook = made.json()["data"]["webhook"]
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {narrow}"}, timeout=30) as http:
+        assert http.get("/v1/api/me").json()["data"]["permissions"] == ["loops:read", "webhooks:read"]
+        assert http.get("/v1/api/loops").status_code == 200
+        assert http.get(f"/v1/api/webhooks/{webhook['id']}/deliveries").status_code == 200
+        refused = http.post("/v1/api/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+        assert refused.status_code == 403
+        assert refused.json()["msg"] == "Insufficient permissions: requires webhooks:write"
+        assert http.post("/v1/api/loops", json=SEED_LOOP).status_code == 403
+        assert http.get("/v1/api/api-keys").status_code == 403
+
+
+def test_api_key_create_refuses_an_unknown_permission_and_names_the_valid_ones(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHITL_")}
+    env["OPENHITL_DATA_DIR"] = str(tmp_path / "data")
+    result = run(env, "api-key", "create", "--email", "owner@example.com", "--permission", "webhooks:admin")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "unknown permission webhooks:admin" in result.stderr
+    assert all(permission in result.stderr for permission in get_args(Permission))
+    assert not (tmp_path / "data" / "openhitl.db").exists()
+
+
+def test_a_command_that_makes_a_new_database_says_where_and_from_which_settings(
+    environment: dict[str, str],
+) -> None:
+    first = run(environment, "api-key", "create", "--email", "owner@example.com")
+    again = run(environment, "api-key", "create", "--email", "owner@example.com")
+    migrated = run(environment, "migrate")
+    assert first.returncode == again.returncode == migrated.returncode == 0, first.stderr
+    notice = [line for line in first.stderr.splitlines() if line.startswith("created a new database")]
+    assert len(notice) == 1, first.stderr
+    if "OPENHITL_DATABASE_URL" in environment:
+        assert environment["OPENHITL_DATABASE_URL"] in notice[0]
+        assert "from OPENHITL_DATABASE_URL" in notice[0]
+    else:
+        data_dir = environment["OPENHITL_DATA_DIR"]
+        assert f"{data_dir}/openhitl.db" in notice[0]
+        assert f"OPENHITL_DATA_DIR={data_dir}" in notice[0]
+        assert "OPENHITL_DATABASE_URL is unset" in notice[0]
+    assert "created a new database" not in again.stderr
+    assert "created a new database" not in migrated.stderr
+
+
+def test_api_key_create_from_another_folder_says_it_made_a_database_there(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHITL_")}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run(env, "api-key", "create", "--email", "owner@example.com", cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"hitl_live_[0-9a-f]{64}\n", result.stdout)
+    assert f"created a new database: {elsewhere}/.openhitl/openhitl.db" in result.stderr
+    assert f"OPENHITL_DATA_DIR=.openhitl, {elsewhere}/.openhitl" in result.stderr
+    assert "OPENHITL_DATA_DIR or OPENHITL_DATABASE_URL" in result.stderr
+
+
+def test_migrating_logs_only_the_steps_it_ran(environment: dict[str, str]) -> None:
+    first = run(environment, "migrate")
+    again = run(environment, "migrate")
+    assert first.returncode == again.returncode == 0, first.stderr
+    for stderr in (first.stderr, again.stderr):
+        assert "setup plugin" not in stderr
+        assert "Context impl" not in stderr
+        assert "Will assume" not in stderr
+    steps = [line for line in first.stderr.splitlines() if "Running upgrade" in line]
+    assert steps and "Running upgrade  -> 0001" in steps[0]
+    assert "Running upgrade" not in again.stderr
+    assert again.stderr == "database is at the newest schema\n"

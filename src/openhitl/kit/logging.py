@@ -47,3 +47,13 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Alembic announces its plugins and its dialect on every start; of its lines only the steps it ran
+    # ("Running upgrade 0004 -> 0005, …") say what changed, and warnings still pass.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    migration = logging.getLogger("alembic.runtime.migration")
+    migration.setLevel(logging.INFO)
+    migration.addFilter(_migration_steps_only)  # the same function is added once, however often this runs
+
+
+def _migration_steps_only(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.INFO or str(record.msg).startswith("Running ")

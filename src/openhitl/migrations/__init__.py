@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 HERE = Path(__file__).parent
+# Set by env.py in the config's attributes: the database had no tables when migrating began.
+FOUND_EMPTY = "openhitl_found_empty"
 
 
 def alembic_config(database_url: str) -> "Config":
@@ -27,16 +29,19 @@ def alembic_config(database_url: str) -> "Config":
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head") -> bool:
+    """Migrates to `revision`; true when the database had no tables before (it was made just now)."""
     from alembic import command
 
     ensure_sqlite_directory(normalise_url(database_url))
-    command.upgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url)
+    command.upgrade(config, revision)
+    return bool(config.attributes.get(FOUND_EMPTY))
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(database_url: str, revision: str = "head") -> bool:
     # env.py runs its own event loop; keep it off the caller's.
-    await asyncio.to_thread(upgrade, database_url, revision)
+    return await asyncio.to_thread(upgrade, database_url, revision)
 
 
 def _revision_ids(source: str) -> tuple[str | None, set[str]]:

@@ -5,11 +5,12 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import JSON, text
+from sqlalchemy import JSON, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from openhitl.migrations import FOUND_EMPTY
 from openhitl.models import metadata
 
 # Several replicas may start at once; only one migrates at a time.
@@ -37,6 +38,9 @@ def _run(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         connection.commit()
     try:
+        # Looked at under the lock: of replicas starting at once on a new database, one finds it empty.
+        context.config.attributes[FOUND_EMPTY] = not inspect(connection).get_table_names()
+        connection.commit()  # the look began a transaction; the migrations begin their own
         with context.begin_transaction():
             context.run_migrations()
     finally:

@@ -756,3 +756,29 @@ def _read_boolean(config: ResponseConfig, raw: object) -> bool | None:
     if text in _FALSE_WORDS:
         return False
     return None
+
+
+# The keys parse_config reads, for the OpenAPI document (the README's table says the same).
+RESPONSE_CONFIG_DESCRIPTION = (
+    "Settings of the response type; either HITL.sh dialect is accepted and echoed back exactly as sent. "
+    "Every type: `required` (bool, default false; a text answer may then not be empty, and a multi_select "
+    "answer picks at least one option). "
+    "**text**: `min_length` (int >= 0, default 0), `max_length` (int 1-5000, default 5000); `placeholder` "
+    "is kept for clients that show it. "
+    "**single_select**: `options` (needed, 1-20 items, unique values): strings, or objects with `value` "
+    "(<= 100 characters), `label` (<= 200, default the value), `description` (<= 500) and `color` (hex such "
+    'as "#16a34a"). '
+    "**multi_select**: the same `options`, plus `min_selections` (0 to the number of options, default 0) and "
+    "`max_selections` (from min_selections and at least 1, to the number of options, default all). "
+    "**rating**: `scale_min` (alias `min` or `min_value`, default 1), `scale_max` (alias `max` or "
+    "`max_value`, default 5, greater than the minimum), `scale_step` (> 0, default 1, e.g. 0.5), `labels` "
+    '(rating to label, e.g. `{"1": "Poor", "5": "Excellent"}`, keys on the scale, labels <= 200). '
+    "**number**: `min_value` (alias `min`; default 0, or no minimum when `allow_negative` is true), "
+    "`max_value` (alias `max`; default none, greater than the minimum), `decimal_places` (0-10, default 2), "
+    "`prefix` and `suffix` (<= 50 characters, shown around the number, e.g. `$`), `allow_negative` (default "
+    "false, or true when the minimum is negative). "
+    "**boolean**: `true_label` and `false_label` (<= 100 characters, default Yes and No, different from each "
+    "other), `true_color` and `false_color` (hex). "
+    "Numbers in a config have at most 15 significant digits and 10 decimal places; other keys (n8n's "
+    "`prompt`, `placeholder` on numbers, `unit`, `guidelines`) are kept and ignored."
+)

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
 from openhitl.kit.bodies import JsonBody
 from openhitl.kit.pagination import PaginationInfo
+from openhitl.requests.response_types import RESPONSE_CONFIG_DESCRIPTION
 
 ProcessingType = Literal["time-sensitive", "deferred"]
 ContentType = Literal["markdown", "image"]
@@ -76,7 +77,7 @@ class RequestCreate(JsonBody):
         None, description="Required for time-sensitive requests; deferred ones default to 30 days"
     )
     response_type: ResponseType
-    response_config: dict[str, Any]
+    response_config: dict[str, Any] = Field(description=RESPONSE_CONFIG_DESCRIPTION)
     default_response: Any = Field(description=DEFAULT_RESPONSE_DESCRIPTION)
     platform: Platform = "api"
     platform_version: PlatformVersion = None
@@ -94,7 +95,7 @@ class RequestUpdate(JsonBody):
     context: dict[str, Any] | None = None
     timeout_seconds: StrictInt | None = None
     response_type: ResponseType | None = None
-    response_config: dict[str, Any] | None = None
+    response_config: dict[str, Any] | None = Field(None, description=RESPONSE_CONFIG_DESCRIPTION)
     default_response: Any = Field(None, description=DEFAULT_RESPONSE_DESCRIPTION)
     platform: Platform | None = None
     platform_version: PlatformVersion = None
