@@ -5,6 +5,8 @@ link changes nothing, so a mail scanner fetching it spends nothing, and another 
 someone else's link does not sign that browser in unasked. A script asking for JSON uses it at once.
 """
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -23,6 +25,7 @@ from openhitl.web.routing import PageRoute
 from openhitl.web.security import check_anonymous_form, form_token
 
 router = APIRouter(tags=["accounts"], route_class=PageRoute)
+Handler = Callable[[str, Request, AppState], Awaitable[Response]]
 
 LINK_USED = Unauthorized("This sign-in link has expired or was already used", "Ask for a new link")
 
@@ -96,15 +99,20 @@ TAP_FORM = {
 }
 
 
-@router.post(
-    "/login/email/{token}",
-    openapi_extra=TAP_FORM,
-    responses={
-        200: {"model": Envelope[SignedIn], "description": "Signed in (a script asking for JSON)"},
-        303: {"description": "Signed in; on to the next page"},
-        **page_error_responses(401, 403, 429),
-    },
-)
+def _tap(path: str, done: str, *errors: int) -> Callable[[Handler], Handler]:
+    """The route of the tap on a link's page: a form post carrying that page's token."""
+    return router.post(
+        path,
+        openapi_extra=TAP_FORM,
+        responses={
+            200: {"model": Envelope[SignedIn], "description": f"{done} (a script asking for JSON)"},
+            303: {"description": f"{done}; on to the next page"},
+            **page_error_responses(*errors),
+        },
+    )
+
+
+@_tap("/login/email/{token}", "Signed in", 401, 403, 429)
 async def confirm_sign_in_link(token: str, request: Request, state: State) -> Response:
     """The tap on the page an emailed sign-in link shows: the form carries that page's token."""
     await check_anonymous_form(request)
@@ -154,15 +162,7 @@ async def accept_invitation(token: str, request: Request, state: State) -> Respo
     )
 
 
-@router.post(
-    "/invitations/{token}",
-    openapi_extra=TAP_FORM,
-    responses={
-        200: {"model": Envelope[SignedIn], "description": "Joined and signed in (a script asking for JSON)"},
-        303: {"description": "Joined; on to the inbox"},
-        **page_error_responses(400, 403, 404, 429),
-    },
-)
+@_tap("/invitations/{token}", "Joined and signed in", 400, 403, 404, 429)
 async def confirm_invitation(token: str, request: Request, state: State) -> Response:
     """The tap on the page an invitation link shows: the form carries that page's token."""
     await check_anonymous_form(request)
