@@ -11,11 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from openhitl.accounts import service as accounts
+from openhitl.accounts.auth import check_origin
 from openhitl.accounts.models import User
 from openhitl.accounts.schemas import SignedIn
-from openhitl.accounts.signin import join_by_code, not_invited, signed_in, wants_json
+from openhitl.accounts.signin import join_by_code, signed_in, wants_json
 from openhitl.kit.envelope import Envelope, page_error_responses
-from openhitl.kit.errors import BadRequest, Forbidden, Unauthorized
+from openhitl.kit.errors import Forbidden, Unauthorized
 from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
@@ -26,14 +27,6 @@ from openhitl.web.security import check_anonymous_form, form_token
 
 router = APIRouter(tags=["accounts"], route_class=PageRoute)
 Handler = Callable[[str, Request, AppState], Awaitable[Response]]
-
-LINK_USED = Unauthorized("This sign-in link has expired or was already used", "Ask for a new link")
-
-
-def _refuse_cross_site_fetch(request: Request) -> None:
-    """A script following a link spends it at once; a page elsewhere fetching it must not."""
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        raise Forbidden("Cross-site request refused", "Open the link itself, in the browser")
 
 
 def _confirm_page(request: Request, *, heading: str, detail: str, button: str) -> Response:
@@ -62,15 +55,15 @@ def _confirm_page(request: Request, *, heading: str, detail: str, button: str) -
 async def use_sign_in_link(token: str, request: Request, state: State) -> Response:
     """Follow an emailed sign-in link (once). A script asking for JSON is signed in at once; a browser is
     shown a page that signs in with one tap (a form post to the same address)."""
-    if wants_json(request):
-        _refuse_cross_site_fetch(request)
+    if wants_json(request):  # a script spends it at once; a page elsewhere fetching it must not
+        check_origin(request, state.settings)
         return await _spend_sign_in_link(token, request, state)
     async with state.db.read() as session, guarded_lookup(state, request, misses=(Unauthorized,)):
         link = await accounts.find_login_link(
             session, token=token, settings=state.settings, now=state.clock.now()
         )
         if link is None:
-            raise LINK_USED
+            raise accounts.login_link_used()
     if link.password_hash is not None:
         return _confirm_page(
             request,
@@ -141,18 +134,14 @@ async def accept_invitation(token: str, request: Request, state: State) -> Respo
     """Follow an email invitation: signs the invitee in and makes them an active member of the loop. A
     script asking for JSON is answered at once; a browser is shown a page that accepts with one tap."""
     if wants_json(request):
-        _refuse_cross_site_fetch(request)
+        check_origin(request, state.settings)
         return await _spend_invitation(token, request, state)
     async with state.db.read() as session, guarded_lookup(state, request):
         found = await invitations.find_live(
             session, token=token, settings=state.settings, now=state.clock.now()
         )
         if found is None:
-            if await invitations.by_token(session, token=token, settings=state.settings) is None:
-                raise not_invited()
-            raise BadRequest(
-                "This invitation has expired or was already used", "Ask the loop's owner for a new one"
-            )
+            raise await invitations.refusal(session, token=token, settings=state.settings)
     invitation, loop = found
     return _confirm_page(
         request,

@@ -243,6 +243,10 @@ async def find_login_link(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+def login_link_used() -> Unauthorized:
+    return Unauthorized("This sign-in link has expired or was already used", "Ask for a new link")
+
+
 @dataclass(frozen=True)
 class UsedLink:
     user: User
@@ -272,7 +276,7 @@ async def use_login_link(session: AsyncSession, *, token: str, settings: Setting
         )
     ).one_or_none()
     if used is None:
-        raise Unauthorized("This sign-in link has expired or was already used", "Ask for a new link")
+        raise login_link_used()
     user = await repository.get_user_by_email(session, used.email)
     invite_code = None
     if user is None:

@@ -30,7 +30,7 @@ from openhitl.kit.errors import (
     TooManyRequests,
     UnsupportedMediaType,
 )
-from openhitl.kit.guessing import guarded_lookup
+from openhitl.kit.guessing import client_address, guarded_lookup
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
 from openhitl.kit.urls import public_base_url
@@ -38,23 +38,14 @@ from openhitl.loops import invitations
 from openhitl.notifications import repository as push_repository
 from openhitl.reviewers import repository as reviewer_repository
 from openhitl.reviewers import service as reviewer_service
-from openhitl.web.routing import PageRoute
+from openhitl.web.routing import PageRoute, sent_form
 from openhitl.web.security import check_anonymous_form, check_viewer_form
 
 router = APIRouter(tags=["accounts"], route_class=PageRoute)
 M = TypeVar("M", bound=BaseModel)
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def not_invited() -> NotFound:
-    return NotFound("Invitation not found", "Check the link in the email, or ask for a new invitation")
 
 
 FORM_REDIRECT = {"description": "A form was posted: on to the next page"}
-
-
-def _is_form(request: Request) -> bool:
-    return request.headers.get("content-type", "").split(";")[0].strip() in FORM_TYPES
 
 
 def wants_json(request: Request) -> bool:
@@ -72,7 +63,7 @@ async def read_body(request: Request, model: type[M]) -> M:
     """The same fields from an HTML form (which must carry its CSRF token) or a JSON body. Another site's
     page can post a form, or text/plain that looks like JSON, but not application/json without asking
     first (CORS); and a browser's Origin naming another site is refused either way."""
-    if _is_form(request):
+    if sent_form(request):
         await check_anonymous_form(request)
     elif not _is_json(request):
         raise UnsupportedMediaType(
@@ -81,7 +72,7 @@ async def read_body(request: Request, model: type[M]) -> M:
     else:
         check_origin(request, request.app.state.openhitl.settings)
     try:
-        raw: Any = dict(await request.form()) if _is_form(request) else await request.json()
+        raw: Any = dict(await request.form()) if sent_form(request) else await request.json()
     except (ValueError, RecursionError) as exc:
         hint = unparseable_body_hint(exc, "Send JSON (Content-Type: application/json) or a form")
         raise BadRequest("Invalid request body", hint) from exc
@@ -121,10 +112,6 @@ def _secure(request: Request, state: AppState) -> bool:
     return public_base_url(request, state.settings).startswith("https://")
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def _throttle(state: AppState, scope: str, *keys: str) -> None:
     for key in keys:
         if not await state.throttle.allow(scope, key, state.settings.login_attempts_per_minute):
@@ -157,7 +144,7 @@ async def signed_in(
         joined_loop_ids=list(dict.fromkeys([*(joined or []), *accepted])),
     )
     response: Response
-    if (_is_form(request) or request.method == "GET") and not wants_json(request):
+    if (sent_form(request) or request.method == "GET") and not wants_json(request):
         response = RedirectResponse(accounts.safe_next_path(next_path), status_code=303)
     else:
         response = JSONResponse(ok(body, "Signed in").model_dump(mode="json"), status_code=status_code)
@@ -192,7 +179,7 @@ async def sign_up(request: Request, state: State) -> Response:
     is proven before anything is made: by the invitation's token, or by a link emailed to it."""
     body = await read_body(request, SignUp)
     name, email = accounts.check_sign_up(name=body.name, email=body.email, password=body.password)
-    await _throttle(state, "signup", _client(request), email)
+    await _throttle(state, "signup", client_address(request), email)
     password_hash = await accounts.hash_password_off_loop(body.password)
     now = state.clock.now()
     async with state.db.write() as session:
@@ -238,7 +225,7 @@ async def sign_up(request: Request, state: State) -> Response:
             now=now,
         )
         await _email_sign_up_link(session, state, email, link, now)
-    if _is_form(request):
+    if sent_form(request):
         return RedirectResponse("/signup?sent=1", status_code=303)
     return JSONResponse(ok(SIGN_UP_SENT, "Check your email").model_dump(mode="json"), status_code=202)
 
@@ -255,7 +242,7 @@ async def _sign_up_invited(
     """An email invitation's token proves its address: its placeholder account is finished at once."""
     invitation = await invitations.by_token(session, token=token, settings=state.settings)
     if invitation is None:
-        raise not_invited()
+        raise invitations.not_found()
     if invitation.email != email:
         raise BadRequest(
             "This invitation was sent to another address",
@@ -315,7 +302,7 @@ async def _email_sign_up_link(
 async def log_in(request: Request, state: State) -> Response:
     """Sign in with email and password."""
     body = await read_body(request, SignIn)
-    await _throttle(state, "login", body.email.strip().lower(), _client(request))
+    await _throttle(state, "login", body.email.strip().lower(), client_address(request))
     async with state.db.read() as session:
         user = await accounts.authenticate_password(session, email=body.email, password=body.password)
     now = state.clock.now()
@@ -345,7 +332,7 @@ async def log_out(request: Request, state: State) -> Response:
             await sessions.destroy(session, token=token, settings=state.settings)
     response: Response = (
         RedirectResponse("/login", status_code=303)
-        if _is_form(request)
+        if sent_form(request)
         else JSONResponse(ok(Notice(detail="Signed out"), "Signed out").model_dump(mode="json"))
     )
     sessions.clear_cookie(response, secure=_secure(request, state))
@@ -366,7 +353,7 @@ async def email_sign_in_link(request: Request, state: State) -> Response:
     """Email a single-use sign-in link. The answer is the same whether or not the address has an account."""
     body = await read_body(request, EmailLinkRequest)
     email = accounts.clean_email(body.email)
-    await _throttle(state, "login-link", email, _client(request))
+    await _throttle(state, "login-link", email, client_address(request))
     now = state.clock.now()
     async with state.db.write() as session:
         token = await accounts.create_login_link(
@@ -385,6 +372,6 @@ async def email_sign_in_link(request: Request, state: State) -> Response:
                 now=now,
             )
     notice = Notice(detail="If that address can sign in here, a sign-in link is on its way")
-    if _is_form(request):
+    if sent_form(request):
         return RedirectResponse("/login?sent=1", status_code=303)
     return JSONResponse(ok(notice, "Sign-in link requested").model_dump(mode="json"), status_code=202)

@@ -13,7 +13,7 @@ from openhitl.config import Settings
 from openhitl.delivery import fanout
 from openhitl.delivery.email import enqueue_email
 from openhitl.kit.crypto import token_digest
-from openhitl.kit.errors import BadRequest, NotFound, ValidationFailed
+from openhitl.kit.errors import ApiError, BadRequest, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.loops import repository
 from openhitl.loops.models import Invitation, Loop, Membership
@@ -189,11 +189,7 @@ async def spend(session: AsyncSession, *, token: str, settings: Settings, now: d
         )
     ).one_or_none()
     if spent is None:
-        if await by_token(session, token=token, settings=settings) is None:
-            raise NotFound("Invitation not found", "Check the link in the email, or ask for a new invitation")
-        raise BadRequest(
-            "This invitation has expired or was already used", "Ask the loop's owner for a new one"
-        )
+        raise await refusal(session, token=token, settings=settings)
     await _activate(session, user_id=spent.user_id, loop_ids=[spent.loop_id], now=now)
     return SpentInvitation(spent.user_id, spent.email, spent.loop_id)
 
@@ -209,6 +205,17 @@ async def find_live(
     )
     found = (await session.execute(statement)).one_or_none()
     return None if found is None else (found[0], found[1])
+
+
+def not_found() -> NotFound:
+    return NotFound("Invitation not found", "Check the link in the email, or ask for a new invitation")
+
+
+async def refusal(session: AsyncSession, *, token: str, settings: Settings) -> ApiError:
+    """Why a link is not usable: no invitation ever had it, or it was used, withdrawn or expired."""
+    if await by_token(session, token=token, settings=settings) is None:
+        return not_found()
+    return BadRequest("This invitation has expired or was already used", "Ask the loop's owner for a new one")
 
 
 async def by_token(session: AsyncSession, *, token: str, settings: Settings) -> Invitation | None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from openhitl.accounts.auth import CurrentPrincipal
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest, NotFound, TooManyRequests
-from openhitl.kit.guessing import guarded_lookup
+from openhitl.kit.guessing import client_address, guarded_lookup
 from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choice, optional_id
@@ -80,7 +80,7 @@ def review_item(request: ReviewRequest, loop: Loop, *, user_id: str, now: dateti
 
 
 async def guard_guessing(state: State, request: Request, user_id: str) -> None:
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     settings = state.settings
     if not await state.throttle.allow("join-user", user_id, settings.join_attempts_per_minute) or not (
         await state.throttle.allow("join-address", address, settings.join_attempts_per_minute_per_address)
