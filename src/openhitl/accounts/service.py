@@ -177,24 +177,49 @@ async def sign_up_link(
     the link emailed to it finishes a new account, or (for an account that exists, with or without a
     password) only signs its owner in. Nobody can set the password of an account they cannot prove."""
     existing = await repository.get_user_by_email(session, email) is not None
+    # An existing account's link only signs in, and offers the loop's join page; it joins nothing by itself.
+    token = await _add_login_link(
+        session,
+        email=email,
+        next_path=f"/join/{invite_code}" if existing and invite_code else next_path,
+        settings=settings,
+        now=now,
+        name=None if existing else name,
+        password_hash=None if existing else password_hash,
+        invite_code=None if existing else invite_code,
+    )
+    return SignUpLink(token=token, existing=existing)
+
+
+async def _add_login_link(
+    session: AsyncSession,
+    *,
+    email: str,
+    next_path: str | None,
+    settings: Settings,
+    now: datetime,
+    name: str | None = None,
+    password_hash: str | None = None,
+    invite_code: str | None = None,
+) -> str:
+    """A new single-use link for this address (a sign-up's account waiting in it when `password_hash`
+    is given); returns its token, of which only the digest is kept."""
     token = secrets.token_urlsafe(32)
-    # An existing account signs in and is offered the loop's join page; it joins nothing by itself.
-    next_path = f"/join/{invite_code}" if existing and invite_code else safe_next_path(next_path)
     session.add(
         LoginLink(
             id=new_id(),
             email=email,
             digest=token_digest(settings.resolved_secret_key, token),
-            next_path=next_path,
+            next_path=safe_next_path(next_path),
             created_at=now,
             expires_at=now + timedelta(minutes=settings.login_link_minutes),
-            name=None if existing else name,
-            password_hash=None if existing else password_hash,
-            invite_code=None if existing else invite_code,
+            name=name,
+            password_hash=password_hash,
+            invite_code=invite_code,
         )
     )
     await session.flush()
-    return SignUpLink(token=token, existing=existing)
+    return token
 
 
 async def authenticate_password(session: AsyncSession, *, email: str, password: str) -> User:
@@ -216,19 +241,7 @@ async def create_login_link(
     user = await repository.get_user_by_email(session, email)
     if user is None and settings.signup != "open":
         return None
-    token = secrets.token_urlsafe(32)
-    session.add(
-        LoginLink(
-            id=new_id(),
-            email=email,
-            digest=token_digest(settings.resolved_secret_key, token),
-            next_path=safe_next_path(next_path),
-            created_at=now,
-            expires_at=now + timedelta(minutes=settings.login_link_minutes),
-        )
-    )
-    await session.flush()
-    return token
+    return await _add_login_link(session, email=email, next_path=next_path, settings=settings, now=now)
 
 
 async def find_login_link(
