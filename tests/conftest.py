@@ -13,6 +13,7 @@ from openhitl.config import Settings
 from openhitl.migrations import upgrade
 from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
 from tests.support.live import LiveServer
+from tests.support.receiver import Receiver
 
 BACKENDS = ["sqlite", "postgres"]
 _real_getaddrinfo = socket.getaddrinfo
@@ -93,6 +94,13 @@ def start_server(
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One live server per backend for the whole session; tests isolate themselves by their own accounts."""
     yield from start_server(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback that records what it is sent."""
+    with Receiver() as running:
+        yield running
 
 
 @pytest.fixture

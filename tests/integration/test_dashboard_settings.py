@@ -26,12 +26,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
 def owner(server: LiveServer) -> Iterator[Browser]:
     browser = signed_in(server, server.account("owner"))
     yield browser

@@ -25,12 +25,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     yield from fast_server(request.param, tmp_path_factory)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
 def bearer(team: Team) -> dict[str, str]:
     return {"Authorization": f"Bearer {team.owner.key}"}
 

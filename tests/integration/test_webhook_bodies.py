@@ -31,12 +31,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     yield from fast_server(request.param, tmp_path_factory, worker_enabled=False)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
 def post(team: Team, request_id: str, action: str, body: dict[str, Any] | None = None) -> None:
     with team.http(team.reviewers[0]) as http:
         answer = http.post(f"/v1/api/requests/{request_id}/{action}", json=body)

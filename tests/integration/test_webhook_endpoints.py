@@ -35,12 +35,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
-@pytest.fixture
 def owner(server: LiveServer) -> Account:
     return webhook_key(server, server.account("owner"))
 

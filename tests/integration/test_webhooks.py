@@ -41,12 +41,6 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     yield from fast_server(request.param, tmp_path_factory)
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def strict_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

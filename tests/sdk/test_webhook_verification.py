@@ -3,7 +3,6 @@ refuses changed bodies, old timestamps and other secrets."""
 
 import base64
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,12 +15,6 @@ from tests.sdk.conftest import answer
 from tests.support.live import LiveServer
 from tests.support.payloads import request_body
 from tests.support.receiver import Received, Receiver
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
 
 
 @pytest.fixture
