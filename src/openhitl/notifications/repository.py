@@ -69,11 +69,9 @@ async def get_subscription(session: AsyncSession, subscription_id: str) -> PushS
     return await session.get(PushSubscription, subscription_id)
 
 
-async def subscription_owner(session: AsyncSession, endpoint: str) -> str | None:
-    owner: str | None = await session.scalar(
-        select(PushSubscription.user_id).where(PushSubscription.endpoint == endpoint)
-    )
-    return owner
+async def subscription_exists(session: AsyncSession, endpoint: str) -> bool:
+    found = await session.scalar(select(PushSubscription.id).where(PushSubscription.endpoint == endpoint))
+    return found is not None
 
 
 async def upsert_subscription(

@@ -98,7 +98,7 @@ async def subscribe(
     taken by another (who could then neither be told apart nor removed by its owner)."""
     endpoint = check_endpoint(endpoint, allow_private=allow_private)
     p256dh, auth = check_keys(p256dh, auth)
-    existed = await repository.subscription_owner(session, endpoint) is not None
+    existed = await repository.subscription_exists(session, endpoint)
     subscription = await repository.upsert_subscription(
         session,
         user_id=user_id,
