@@ -321,9 +321,10 @@ def _option_value(option: str | Mapping[str, Any]) -> Any:
     return option if isinstance(option, str) else option["value"]
 
 
-def _one_spelling(given: Mapping[str, Any], short: str, long: str) -> Any:
+def one_spelling(given: Mapping[str, Any], short: str, long: str, *, caller: str = "ask()") -> Any:
+    """The value given under the short name or the API's name; TypeError when both are given."""
     if given.get(short) is not None and given.get(long) is not None:
-        raise TypeError(f"ask() got both {short} and {long}: they are one thing, give one of them")
+        raise TypeError(f"{caller} got both {short} and {long}: they are one thing, give one of them")
     return given[short] if given.get(short) is not None else given.get(long)
 
 
@@ -338,7 +339,7 @@ def question(text: str | None, options: Mapping[str, Any]) -> dict[str, Any]:
             f"(it takes: {', '.join(sorted(ASK_KEYWORDS))})"
         )
     given = {"text": text, **options}
-    text, default, timeout = (_one_spelling(given, short, long) for short, long in SPELLINGS)
+    text, default, timeout = (one_spelling(given, short, long) for short, long in SPELLINGS)
     if text is None:
         raise TypeError("ask() needs the question: text (the second argument) or request_text")
     choices = options.get("options")

@@ -13,7 +13,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from openhitl.client import aio, sync
 from openhitl.client.aio import AsyncClient
-from openhitl.client.api import ASK_KEYWORDS, DEFAULT_ASK_TIMEOUT, AskOptions, Priority
+from openhitl.client.api import ASK_KEYWORDS, DEFAULT_ASK_TIMEOUT, AskOptions, Priority, one_spelling
 from openhitl.client.errors import ApprovalDenied
 from openhitl.client.models import Decision
 from openhitl.client.sync import Client
@@ -50,14 +50,6 @@ APPROVAL_OWNED = frozenset(
 )
 
 
-def _one_of(short: str, value: Any, long: str, api_value: Any) -> Any:
-    if value is not None and api_value is not None:
-        raise TypeError(
-            f"require_approval() got both {short} and {long}: they are one thing, give one of them"
-        )
-    return value if value is not None else api_value
-
-
 def require_approval(
     *,
     loop: str | None = None,
@@ -71,13 +63,11 @@ def require_approval(
     an AsyncClient for an async one, or by default one configured from OPENHITL_URL and OPENHITL_API_KEY;
     `text` replaces the question's first line. The API's names work too (`loop_id`, `request_text`,
     `timeout_seconds`), and other request fields (`title`, `tags`, `callback_url`, ...) go with the request."""
+    given = {"loop": loop, "text": text, "timeout": timeout}
+    given |= {long: request_fields.pop(long, None) for long in ("loop_id", "request_text", "timeout_seconds")}
     loop, text, timeout = (
-        _one_of(short, given, long, request_fields.pop(long, None))
-        for short, given, long in (
-            ("loop", loop, "loop_id"),
-            ("text", text, "request_text"),
-            ("timeout", timeout, "timeout_seconds"),
-        )
+        one_spelling(given, short, long, caller="require_approval()")
+        for short, long in (("loop", "loop_id"), ("text", "request_text"), ("timeout", "timeout_seconds"))
     )
     if loop is None:
         raise TypeError("require_approval() needs the loop to ask: loop or loop_id")
