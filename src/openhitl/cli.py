@@ -190,7 +190,7 @@ def api_key_create(
     """Create an API key and print it (only the key) on stdout."""
     from openhitl.accounts import service
     from openhitl.kit.clock import Clock
-    from openhitl.kit.db import Database
+    from openhitl.runtime import open_database
 
     settings = _settings()
     if "@" not in email or len(email) > 320:
@@ -208,7 +208,7 @@ def api_key_create(
     _migrate_here(settings)
 
     async def create() -> str:
-        db = Database(settings.resolved_database_url, pool_size=1)
+        db = open_database(settings, pool_size=1)
         try:
             now = Clock().now()
             async with db.write() as session:

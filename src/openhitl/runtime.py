@@ -17,6 +17,7 @@ from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.kit.ratelimit import RateLimiter, Throttle
 from openhitl.kit.state import AppState
+from openhitl.kit.work import UnitOfWork
 from openhitl.realtime import events
 from openhitl.realtime.feed import EventFeed
 from openhitl.realtime.notifier import make_notifier
@@ -25,12 +26,29 @@ log = structlog.get_logger("openhitl.runtime")
 SHUTDOWN_GRACE_SECONDS = 10
 
 
+def open_database(settings: Settings, *, pool_size: int | None = None) -> Database:
+    """The database, its event log writer listening; for commands that need no more of the app."""
+    db = Database(settings.resolved_database_url, pool_size=pool_size or settings.db_pool_size)
+    db.listen(before_commit=[events.log_writer(db)], after_commit=[])
+    return db
+
+
 def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
     db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
-    events.install(db)
     api_keys = KeyCache(settings.api_key_cache_seconds)
-    db.after_commit.append(api_keys.after_commit)
     notifier = make_notifier(backend=settings.notifier, database_url=db.url, redis_url=settings.redis_url)
+    feed = EventFeed(db, poll_seconds=settings.feed_poll_seconds)
+
+    def publish_hints(work: UnitOfWork) -> None:
+        if work.hints:
+            notifier.publish(work.hints)
+
+    # Every commit, in this order: the log written last in the transaction; once durable, this process's
+    # streams first (a hint must find its events delivered here), the key cache, then the other processes.
+    db.listen(
+        before_commit=[events.log_writer(db)],
+        after_commit=[feed.committed, api_keys.after_commit, publish_hints],
+    )
     rate_limiter = RateLimiter(settings.rate_limit_per_hour, settings.redis_url)
     return AppState(
         settings=settings,
@@ -39,7 +57,7 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
         rate_limiter=rate_limiter,
         throttle=Throttle(rate_limiter.counters),
         notifier=notifier,
-        feed=EventFeed(db, poll_seconds=settings.feed_poll_seconds),
+        feed=feed,
         api_keys=api_keys,
     )
 
@@ -59,11 +77,6 @@ class Background:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    def _publish(self, info: dict[str, Any]) -> None:
-        hint = info.get(events.HINTS)
-        if hint:
-            self.state.notifier.publish(hint)
-
     def _on_hint(self, hint: dict[str, Any]) -> None:
         if self.streams and ("events" in hint or "loops" in hint or "requests" in hint):
             last_event_id = hint.get("last_event_id")  # from another replica, perhaps an older version
@@ -74,7 +87,6 @@ class Background:
     async def start(self) -> None:
         state = self.state
         await state.notifier.start()
-        state.db.after_commit.append(self._publish)
         state.notifier.add_listener(self._on_hint)
         if self.streams:
             await state.feed.start()
@@ -102,8 +114,6 @@ class Background:
         if self.streams:
             await self.state.feed.stop()
         self.state.notifier.remove_listener(self._on_hint)
-        with suppress(ValueError):
-            self.state.db.after_commit.remove(self._publish)
         await self.state.notifier.stop()
 
     def stopped_tasks(self) -> list[str]:

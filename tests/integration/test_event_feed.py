@@ -31,8 +31,8 @@ def drain(subscriber: Subscriber) -> list[FeedEvent]:
 
 
 async def started_feed(db: Database) -> EventFeed:
-    events.install(db)
     feed = EventFeed(db, poll_seconds=3600)  # no polling: only what the test does moves it
+    db.listen(before_commit=[events.log_writer(db)], after_commit=[feed.committed])
     await feed.start()
     return feed
 
@@ -55,7 +55,7 @@ async def test_a_local_commit_reaches_a_waiting_stream_without_a_read(db: Databa
 async def test_another_writers_events_leave_a_gap_that_is_read_in_order(db: Database) -> None:
     feed = await started_feed(db)
     other = Database(db.url)  # another process: its commits do not pass through this feed
-    events.install(other)
+    other.listen(before_commit=[events.log_writer(other)], after_commit=[])
     try:
         subscriber = feed.subscribe(user_id=None, loops=[LOOP])
         await record(other, "request.claimed")

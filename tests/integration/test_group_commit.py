@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.kit import prepared
 from openhitl.kit.db import Database
 from openhitl.kit.errors import NotFound
+from openhitl.kit.work import ReadOnly
 from openhitl.migrations import upgrade
 from openhitl.realtime import events
 from openhitl.realtime.models import Event
@@ -48,7 +49,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url, pool_size=4)
-    events.install(database)
+    database.listen(before_commit=[events.log_writer(database)], after_commit=[])
     try:
         yield database
     finally:
@@ -108,7 +109,10 @@ def recording(db: Database, kind: str, *, fail: BaseException | None = None) -> 
 
 async def test_jobs_queued_together_commit_in_one_transaction(db: Database) -> None:
     committed: list[list[str]] = []
-    db.after_commit.append(lambda info: committed.append([e["type"] for e in info.get(events.WRITTEN, [])]))
+    db.listen(
+        before_commit=db.before_commit,
+        after_commit=[lambda work: committed.append([e["type"] for e in work.written_events])],
+    )
     kinds = [f"job-{n}" for n in range(12)]
     results = await asyncio.gather(*(db.group_commit.run(recording(db, kind)) for kind in kinds))
     assert results == kinds
@@ -136,11 +140,11 @@ async def test_when_the_commit_fails_every_job_of_the_batch_hears_it(db: Databas
     async def refuse(_: AsyncSession) -> None:
         raise OSError("disk full")
 
-    db.before_commit.append(refuse)
+    db.listen(before_commit=[*db.before_commit, refuse], after_commit=db.after_commit)
     outcomes = await asyncio.gather(
         *(db.group_commit.run(recording(db, f"lost-{n}")) for n in range(3)), return_exceptions=True
     )
-    db.before_commit.remove(refuse)
+    db.listen(before_commit=db.before_commit[:-1], after_commit=db.after_commit)
     assert all(isinstance(outcome, OSError) for outcome in outcomes), outcomes
     assert await count(db, "lost-0-row") + await count(db, "lost-1-row") + await count(db, "lost-2-row") == 0
     assert await db.group_commit.run(recording(db, "later")) == "later"  # the next batch is fine
@@ -186,3 +190,53 @@ async def test_deferred_rows_go_in_at_the_end_and_a_bad_one_fails_only_its_job(d
     async with db.write() as session:  # outside a batch nothing is deferred: the row is there at once
         await prepared.execute_soon(session, INSERT, event("at-once"))
         assert await session.scalar(text("SELECT count(*) FROM events WHERE type = 'at-once'")) == 1
+
+
+async def test_a_failing_after_commit_listener_leaves_every_job_answered_and_stored_once(
+    db: Database,
+) -> None:
+    heard: list[int] = []
+
+    def broken(_: Any) -> None:
+        raise RuntimeError("a listener's bug")
+
+    db.listen(
+        before_commit=db.before_commit,
+        after_commit=[broken, lambda work: heard.append(len(work.written_events))],
+    )
+    kinds = [f"heard-{n}" for n in range(6)]
+    results = await asyncio.gather(*(db.group_commit.run(recording(db, kind)) for kind in kinds))
+    assert results == kinds  # the commit's answer stands
+    for kind in kinds:
+        assert await count(db, kind) == 1 and await count(db, f"{kind}-row") == 1
+    assert sum(heard) == len(kinds)  # the listeners after the broken one still ran
+
+
+async def test_events_recorded_without_a_log_writer_fail_the_unit_of_work(database_url: str) -> None:
+    bare = Database(database_url, pool_size=1)  # nothing listening: the events would be lost
+    try:
+        with pytest.raises(RuntimeError, match="no event log writer"):
+            async with bare.write() as session:
+                await events.append_event(session, type="lost", at=datetime.now(UTC))
+                await session.execute(
+                    text("INSERT INTO events (type, data, created_at) VALUES ('row', '{}', '2026-01-01')")
+                )
+        assert await count(bare, "row") == 0
+    finally:
+        await bare.dispose()
+
+
+async def test_a_read_session_refuses_to_write(db: Database) -> None:
+    for opened in (db.read, db.lookup):
+        async with opened() as session:
+            with pytest.raises(ReadOnly):
+                await session.execute(insert(Event).values(**event("sneaked")))
+            session.add(Event(**event("sneaked")))
+            with pytest.raises(ReadOnly):
+                await session.flush()
+            session.expunge_all()
+            with pytest.raises(ReadOnly):  # nor a unit of work's buffers: events, hints, the driver
+                await events.append_event(session, type="sneaked", at=datetime.now(UTC))
+            with pytest.raises(ReadOnly):
+                await prepared.driver(session)
+    assert await count(db, "sneaked") == 0

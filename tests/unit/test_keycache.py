@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from openhitl.accounts.keycache import REVOKED, KeyCache, KeyOwner
+from openhitl.accounts.keycache import KeyCache, KeyOwner
+from openhitl.kit.work import UnitOfWork
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -40,7 +41,7 @@ def test_a_committed_revocation_forgets_the_key_at_once() -> None:
     cache = KeyCache(5)
     cache.put("d1", owner("k1"), now=T0, generation=cache.generation)
     cache.put("d2", owner("k2"), now=T0, generation=cache.generation)
-    cache.after_commit({REVOKED: {"k1"}})
+    cache.after_commit(UnitOfWork(revoked_api_keys={"k1"}))
     assert cache.get("d1", T0) is None
     assert cache.get("d2", T0) == owner("k2")
 

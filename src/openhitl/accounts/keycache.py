@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-REVOKED = "openhitl.revoked_api_keys"
+from openhitl.kit.work import UnitOfWork, unit_of_work
+
 MAX_ENTRIES = 10_000
 
 
@@ -78,13 +79,13 @@ class KeyCache:
         for digest in stale:
             del self._entries[digest]
 
-    def after_commit(self, info: dict[str, Any]) -> None:
-        """A `Database.after_commit` hook: forget the keys a committed unit of work revoked."""
-        revoked = info.get(REVOKED)
+    def after_commit(self, work: UnitOfWork) -> None:
+        """A `Database.after_commit` listener: forget the keys a committed unit of work revoked."""
+        revoked = work.revoked_api_keys
         if revoked:
             self.forget(revoked)
 
 
 def mark_revoked(session: AsyncSession, api_key_id: str) -> None:
     """Tell this process's key cache, once the unit of work commits, that the key no longer works."""
-    session.info.setdefault(REVOKED, set()).add(api_key_id)
+    unit_of_work(session).revoked_api_keys.add(api_key_id)

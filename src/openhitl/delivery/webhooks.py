@@ -24,6 +24,7 @@ from openhitl.delivery import outbox
 from openhitl.delivery.models import WebhookEndpoint
 from openhitl.kit.ids import new_id
 from openhitl.kit.types import UTCDateTime
+from openhitl.kit.work import unit_of_work
 from openhitl.loops.models import Loop
 from openhitl.requests import presenter
 from openhitl.requests import repository as requests_repository
@@ -42,7 +43,7 @@ WEBHOOK_KIND = "webhook"
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 EVENT_ID_PREFIX = "evt_"
-ENDPOINTS_CACHE = "openhitl.webhook_endpoints"
+ENDPOINTS_CACHE = "webhook endpoints"  # its entries in the unit of work's cache
 NOT_BASE64 = "a secret starting with whsec_ must continue in standard base64 (A-Z, a-z, 0-9, + and /)"
 PENDING_BODY = "pending_body"  # in a queued request event until its body is rendered
 
@@ -199,8 +200,8 @@ async def enqueue_request_event(
     """
     callback_url = request.callback_url if event in filters.TERMINAL_EVENTS else None
     # A sweep moves hundreds of requests in one unit of work, mostly of the same few loops and owners.
-    cache: dict[tuple[str, str], list[WebhookEndpoint]] = session.info.setdefault(ENDPOINTS_CACHE, {})
-    key = (request.creator_id, request.loop_id)
+    cache = unit_of_work(session).cache
+    key = (ENDPOINTS_CACHE, request.creator_id, request.loop_id)
     if key not in cache:
         cache[key] = await repository.endpoints_for_request(
             session, creator_id=request.creator_id, loop_id=request.loop_id

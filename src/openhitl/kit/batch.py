@@ -9,9 +9,10 @@ only after that commit, so a 2xx still means the write is durable.
 Jobs rarely fail, and a savepoint around each would cost two more round trips per job. So a batch first
 runs without them; if a job fails, that transaction is rolled back whole and the batch runs again, each
 job in its own savepoint: the failing job gets its error and leaves nothing behind (its savepoint is rolled
-back, and what it added to the lists in `session.info` named by `Database.job_buffers`, such as the events
-buffered for the log, is dropped), and the others commit. A job may therefore run twice, and must do
-nothing outside its session. If the commit itself fails, every job of the batch gets that error.
+back, and what it buffered in the unit of work, such as the events for the log, is dropped:
+`UnitOfWork.undo`), and the others commit. A job may therefore run twice, and must do
+nothing outside its session. If the commit itself fails, every job of the batch gets that error; what runs after a durable commit
+(`Database.after_commit`) cannot fail it.
 
 Jobs get the batch's session: they may use the ORM, and they must flush what they add (the drainer
 flushes after each job, so nothing of one job is left pending for another's failure to discard). The
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.kit import prepared
+from openhitl.kit.work import WritingSession
 
 if TYPE_CHECKING:
     from openhitl.kit.db import Database
@@ -94,7 +96,7 @@ class GroupCommit:
         async with self.db.write() as session:
             connection = await prepared.driver(session)
             if not careful:  # careful runs write at once, so that a failing write fails its own job
-                session.info[prepared.DEFERRED] = {}
+                session.work.deferred = {}
             for number, (job, done) in enumerate(batch):
                 if done.done():  # cancelled by its caller, or failed in its own savepoint before
                     continue
@@ -116,21 +118,20 @@ class GroupCommit:
 
     async def _run_one(
         self,
-        session: AsyncSession,
+        session: WritingSession,
         connection: prepared.Driver,
         job: Job,
         done: asyncio.Future[Any],
         number: int,
     ) -> Any:
         name = f"job_{number}"
-        buffered = {key: len(session.info.get(key, ())) for key in self.db.job_buffers}
+        mark = session.work.mark()
         await connection.savepoint(name)
         try:
             result = await _run_job(session, job)
         except Exception as exc:
             await connection.rollback_to(name)
-            for key, length in buffered.items():
-                del session.info.get(key, [])[length:]
+            session.work.undo(mark)
             # What the ORM holds may be from the rolled-back savepoint; the other jobs flushed theirs.
             session.expunge_all()
             done.set_exception(exc)

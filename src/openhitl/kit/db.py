@@ -1,12 +1,13 @@
 """Engines and units of work. Every dialect difference of the storage layer lives here."""
 
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import BigInteger, MetaData, bindparam, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -15,6 +16,13 @@ from sqlalchemy.orm import DeclarativeBase
 
 from openhitl.kit import prepared, sqlite_inline
 from openhitl.kit.batch import GroupCommit
+from openhitl.kit.work import ReadingSession, UnitOfWork, WritingSession
+
+log = structlog.get_logger("openhitl.db")
+# What runs at each commit: inside the transaction, last (the event log is written there), and once the
+# commit is durable (the event feed, the key cache, the hints to other processes).
+BeforeCommit = Callable[[WritingSession], Awaitable[None]]
+AfterCommit = Callable[[UnitOfWork], None]
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -149,33 +157,48 @@ class Database:
             self.read_engine = self.lookup_engine = self.write_engine.execution_options(
                 isolation_level="AUTOCOMMIT"
             )
-        self.before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = []
-        self.after_commit: list[Callable[[dict[str, Any]], None]] = []
-        # Lists in `session.info` that a failed job of a group commit must leave as it found them.
-        self.job_buffers: list[str] = []
+        self.before_commit: tuple[BeforeCommit, ...] = ()
+        self.after_commit: tuple[AfterCommit, ...] = ()
         # SQLite has one writer: one batch at a time. PostgreSQL runs a few side by side.
         self.group_commit = GroupCommit(
             self, drainers=1 if self.dialect == "sqlite" else max(1, pool_size // 2)
         )
-        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
-        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=False)
-        self._looker = async_sessionmaker(self.lookup_engine, expire_on_commit=False, autoflush=False)
+        self._writer = async_sessionmaker(
+            self.write_engine, class_=WritingSession, expire_on_commit=False, autoflush=False
+        )
+        self._reader = async_sessionmaker(
+            self.read_engine, class_=ReadingSession, expire_on_commit=False, autoflush=False
+        )
+        self._looker = async_sessionmaker(
+            self.lookup_engine, class_=ReadingSession, expire_on_commit=False, autoflush=False
+        )
+
+    def listen(self, *, before_commit: Sequence[BeforeCommit], after_commit: Sequence[AfterCommit]) -> None:
+        """Wires what runs at every commit, in this order. Called once, where the app is built."""
+        self.before_commit = tuple(before_commit)
+        self.after_commit = tuple(after_commit)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    async def write(self) -> AsyncIterator[WritingSession]:
         """One unit of work: commits when the block ends normally, rolls back otherwise.
 
-        `before_commit` hooks run last inside the transaction (the event log is written there);
-        `after_commit` hooks get what the unit of work left in `session.info` once it is durable.
+        The `before_commit` listeners run last inside the transaction; the `after_commit` ones get the
+        `UnitOfWork` once the commit is durable. Those are hints to this process (streams, caches, other
+        replicas): each runs on its own, and one that fails is logged, never reported as a failed write.
         """
         async with self._writer() as session:
+            work = session.work = UnitOfWork()
             async with session.begin():
                 yield session
                 for hook in self.before_commit:
                     await hook(session)
-            info = dict(session.info)
+                if work.events:
+                    raise RuntimeError("events recorded but no event log writer is listening (Database.listen)")
         for after in self.after_commit:
-            after(info)
+            try:
+                after(work)
+            except Exception:
+                log.exception("after-commit listener failed; the commit stands", listener=repr(after))
 
     async def serialize_commits(self, session: AsyncSession) -> None:
         """Make commit order follow id order for what is inserted from here to the commit.
@@ -189,12 +212,12 @@ class Database:
             await connection.execute(_COMMIT_ORDER, {"key": COMMIT_ORDER_LOCK})
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    async def read(self) -> AsyncIterator[ReadingSession]:
         async with self._reader() as session, session.begin():
             yield session
 
     @asynccontextmanager
-    async def lookup(self) -> AsyncIterator[AsyncSession]:
+    async def lookup(self) -> AsyncIterator[ReadingSession]:
         """A read of a few rows by key or through an index. On SQLite it runs on the event loop's thread,
         so nothing that scans may use it: that goes to `read()`."""
         async with self._looker() as session, session.begin():

@@ -19,10 +19,9 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from openhitl.kit import sqlite_inline
+from openhitl.kit.work import unit_of_work
 
 Processor = Callable[[Any], Any] | None
-DRIVER = "openhitl.driver"
-DEFERRED = "openhitl.deferred"
 
 
 class Prepared:
@@ -143,21 +142,21 @@ class Driver:
 
 async def driver(session: AsyncSession) -> Driver:
     """The driver connection under this session's unit of work, its transaction begun."""
-    found: Driver | None = session.info.get(DRIVER)
-    if found is None:
+    work = unit_of_work(session)
+    if work.driver is None:
         connection = await session.connection()
         raw = await connection.get_raw_connection()
         if connection.dialect.name == "postgresql":
             await _begin_asyncpg(raw.dbapi_connection)
-        found = session.info[DRIVER] = Driver(connection.dialect, raw.driver_connection)
-    return found
+        work.driver = Driver(connection.dialect, raw.driver_connection)
+    return work.driver
 
 
 async def execute_soon(session: AsyncSession, statements: Statements, values: Mapping[str, Any]) -> None:
     """Runs a write now or, where the unit of work defers them (kit/batch.py's group commit), with the
     other rows of the same statement just before its commit, in one round trip. Only for writes nothing in
     the unit of work reads back, and that nothing written after them depends on (a foreign key, say)."""
-    deferred: dict[Statements, list[Mapping[str, Any]]] | None = session.info.get(DEFERRED)
+    deferred = unit_of_work(session).deferred
     if deferred is None:
         await (await driver(session)).execute(statements, values)
     else:
@@ -166,7 +165,8 @@ async def execute_soon(session: AsyncSession, statements: Statements, values: Ma
 
 async def run_deferred(session: AsyncSession) -> None:
     """The writes `execute_soon` deferred, each statement's rows in the order they came; deferring ends."""
-    deferred: dict[Statements, list[Mapping[str, Any]]] | None = session.info.pop(DEFERRED, None)
+    work = unit_of_work(session)
+    deferred, work.deferred = work.deferred, None
     if deferred:
         connection = await driver(session)
         for statements, rows in deferred.items():

@@ -12,15 +12,11 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openhitl.kit.db import Database
+from openhitl.kit.db import BeforeCommit, Database
 from openhitl.kit.prepared import Statements, driver
+from openhitl.kit.work import WritingSession, unit_of_work
 from openhitl.realtime.models import Event
 
-PENDING = "openhitl.pending_events"
-WRITTEN = "openhitl.written_events"
-HINTS = "openhitl.hints"
-# Requests this unit of work closed, with who answered them: this process's waiters answer from them.
-CLOSED = "openhitl.closed_requests"
 EVENT_COLUMNS = ("type", "loop_id", "request_id", "actor_id", "data", "created_at")
 MAX_ROWS = 64  # events per INSERT: a batch of creates writes its events in one statement
 
@@ -42,8 +38,7 @@ def _insert_events(rows: int) -> Statements:
 
 def hints(session: AsyncSession) -> dict[str, Any]:
     """What this unit of work will tell the notifier after it commits (loops, requests, outbox)."""
-    found: dict[str, Any] = session.info.setdefault(HINTS, {})
-    return found
+    return unit_of_work(session).hints
 
 
 async def append_event(
@@ -56,7 +51,7 @@ async def append_event(
     actor_id: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    session.info.setdefault(PENDING, []).append(
+    unit_of_work(session).events.append(
         {
             "type": type,
             "loop_id": loop_id,
@@ -78,19 +73,20 @@ def closing(session: AsyncSession, request: Any, responder: Any = None) -> None:
     loaded), and the `UserRef` of who answered it if known, for this process's waiters: once the commit
     is handed to the event feed they answer from it, without reading the request back (realtime/router.py).
     """
-    session.info.setdefault(CLOSED, {})[request.id] = (request, responder)
+    unit_of_work(session).closed[request.id] = (request, responder)
 
 
-def install(db: Database) -> None:
-    """Writes each unit of work's buffered events as its last statements.
+def log_writer(db: Database) -> BeforeCommit:
+    """The `before_commit` listener that writes each unit of work's buffered events as its last statements.
 
-    The written events, with their ids, stay in `session.info[WRITTEN]` for this process's event feed,
+    The written events, with their ids, stay in `UnitOfWork.written_events` for this process's event feed,
     which hands them to its streams after the commit without reading them back; the hint carries the
     last id, so a feed that has it already need not read the log.
     """
 
-    async def write_events(session: AsyncSession) -> None:
-        pending = session.info.pop(PENDING, None)
+    async def write_events(session: WritingSession) -> None:
+        work = session.work
+        pending, work.events = work.events, []
         if pending:
             await db.serialize_commits(session)
             connection = await driver(session)
@@ -105,10 +101,8 @@ def install(db: Database) -> None:
                 # not list them in that order, so the ids are sorted back onto the events.
                 ids = sorted(row[0] for row in returned)
                 written.extend({"id": id, **event} for id, event in zip(ids, chunk, strict=True))
-            session.info.setdefault(WRITTEN, []).extend(written)
-            hint = hints(session)
-            hint["events"] = True
-            hint["last_event_id"] = written[-1]["id"]
+            work.written_events.extend(written)
+            work.hints["events"] = True
+            work.hints["last_event_id"] = written[-1]["id"]
 
-    db.before_commit.append(write_events)
-    db.job_buffers.append(PENDING)
+    return write_events

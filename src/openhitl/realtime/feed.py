@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import func, or_, select
 
 from openhitl.kit.db import Database
-from openhitl.realtime.events import CLOSED, WRITTEN
+from openhitl.kit.work import UnitOfWork
 from openhitl.realtime.models import Event
 
 log = structlog.get_logger("openhitl.feed")
@@ -207,13 +207,9 @@ class EventFeed:
 
     async def start(self) -> None:
         self.last_id = await latest_event_id(self.db)
-        # First among the hooks: the hint that follows must find these events delivered.
-        self.db.after_commit.insert(0, self.committed)
         self._task = asyncio.create_task(self._run(), name="openhitl-event-feed")
 
     async def stop(self) -> None:
-        with suppress(ValueError):
-            self.db.after_commit.remove(self.committed)
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
@@ -224,15 +220,16 @@ class EventFeed:
         if last_event_id is None or last_event_id > self.last_id:
             self._wakeup.set()
 
-    def committed(self, info: dict[str, Any]) -> None:
-        """A `Database.after_commit` hook: this process's new events, straight to the streams."""
-        written = info.get(WRITTEN)
-        if not written or written[-1]["id"] <= self.last_id:
+    def committed(self, work: UnitOfWork) -> None:
+        """A `Database.after_commit` listener (wired before the hints go out, which must find these events
+        delivered): this process's new events, straight to the streams."""
+        written = work.written_events
+        if self._task is None or not written or written[-1]["id"] <= self.last_id:
             return
         if written[0]["id"] != self.last_id + 1:
             self._wakeup.set()  # a gap: someone else's events, or ours out of turn; read them in order
             return
-        self._dispatch((from_written(event) for event in written), closed=info.get(CLOSED))
+        self._dispatch((from_written(event) for event in written), closed=work.closed)
 
     def subscribe(
         self, *, user_id: str | None, loops: Iterable[str] = (), requests: Iterable[str] = ()

@@ -43,6 +43,7 @@ class Notifier:
         self.origin = uuid.uuid4().hex
         self._listeners: list[Listener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.running = False  # between start() and stop(): hints published otherwise are dropped
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -53,12 +54,15 @@ class Notifier:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.running = True
 
     async def stop(self) -> None:
-        return None
+        self.running = False
 
     def publish(self, hint: dict[str, Any]) -> None:
         """Called after a commit; never blocks and never raises into the caller."""
+        if not self.running:
+            return
         wire = encode(hint)
         if not wire:
             return
@@ -103,6 +107,7 @@ class PostgresNotifier(Notifier):
         self._tasks = [asyncio.create_task(self._listen_forever()), asyncio.create_task(self._send_forever())]
 
     async def stop(self) -> None:
+        await super().stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -176,6 +181,7 @@ class RedisNotifier(Notifier):
         self._sender = asyncio.create_task(self._send_forever())
 
     async def stop(self) -> None:
+        await super().stop()
         for task in (self._task, self._sender):
             if task is not None:
                 task.cancel()
