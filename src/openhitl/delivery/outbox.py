@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, or_, select, type_coerce, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery.models import OutboxMessage
+from openhitl.kit import upsert
 from openhitl.kit.ids import new_id
 from openhitl.kit.types import UTCDateTime
 from openhitl.realtime.events import hints
@@ -74,9 +74,8 @@ async def enqueue(
     message_id: str | None = None,
 ) -> str | None:
     """Adds a message to the caller's unit of work. None when a message with this dedupe_key already exists."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(OutboxMessage)
+        upsert.insert(session, OutboxMessage)
         .values(
             id=message_id or new_id(),
             kind=kind,

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery.models import ServerSecret
+from openhitl.kit import upsert
 from openhitl.kit.db import Database
 
 if TYPE_CHECKING:
@@ -56,9 +56,8 @@ async def get_or_create(session: AsyncSession, *, now: datetime) -> VapidKeys:
     """Inserts a fresh key pair unless one exists, then reads back whichever won: racing replicas agree."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     await session.execute(
-        insert(ServerSecret)
+        upsert.insert(session, ServerSecret)
         .values(
             name=VAPID_SECRET_NAME,
             value=_encode_private(ec.generate_private_key(ec.SECP256R1())),

@@ -193,7 +193,9 @@ class Database:
                 for hook in self.before_commit:
                     await hook(session)
                 if work.events:
-                    raise RuntimeError("events recorded but no event log writer is listening (Database.listen)")
+                    raise RuntimeError(
+                        "events recorded but no event log writer is listening (Database.listen)"
+                    )
         for after in self.after_commit:
             try:
                 after(work)

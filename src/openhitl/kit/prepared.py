@@ -163,14 +163,21 @@ async def execute_soon(session: AsyncSession, statements: Statements, values: Ma
         deferred.setdefault(statements, []).append(values)
 
 
-async def run_deferred(session: AsyncSession) -> None:
-    """The writes `execute_soon` deferred, each statement's rows in the order they came; deferring ends."""
+async def write_deferred(session: AsyncSession) -> None:
+    """Writes what `execute_soon` deferred so far, each statement's rows in the order they came, now (before
+    a read of them, say); deferring goes on for what comes later."""
     work = unit_of_work(session)
-    deferred, work.deferred = work.deferred, None
-    if deferred:
+    if work.deferred:
+        deferred, work.deferred = work.deferred, {}
         connection = await driver(session)
         for statements, rows in deferred.items():
             await connection.executemany(statements, rows)
+
+
+async def run_deferred(session: AsyncSession) -> None:
+    """The writes `execute_soon` deferred; deferring ends (kit/batch.py, just before its commit)."""
+    await write_deferred(session)
+    unit_of_work(session).deferred = None
 
 
 @asynccontextmanager

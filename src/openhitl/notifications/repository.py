@@ -3,11 +3,11 @@
 from datetime import datetime
 
 from sqlalchemy import Select, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
 from openhitl.delivery.models import PushSubscription
+from openhitl.kit import upsert
 from openhitl.kit.ids import new_id
 from openhitl.loops.models import Loop, Membership
 from openhitl.realtime.models import Event
@@ -87,8 +87,7 @@ async def upsert_subscription(
 ) -> PushSubscription | None:
     """One row per endpoint: the same user subscribing again updates theirs; None when the endpoint is
     another user's (it is never taken over)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(PushSubscription).values(
+    statement = upsert.insert(session, PushSubscription).values(
         id=new_id(),
         user_id=user_id,
         session_id=session_id,
@@ -98,7 +97,7 @@ async def upsert_subscription(
         user_agent=user_agent,
         created_at=now,
     )
-    upsert = statement.on_conflict_do_update(
+    keep_newest = statement.on_conflict_do_update(
         index_elements=[PushSubscription.endpoint],
         set_={
             "session_id": statement.excluded.session_id,
@@ -109,7 +108,7 @@ async def upsert_subscription(
         where=PushSubscription.user_id == statement.excluded.user_id,
     ).returning(PushSubscription)
     row: PushSubscription | None = (
-        await session.execute(upsert.execution_options(populate_existing=True))
+        await session.execute(keep_newest.execution_options(populate_existing=True))
     ).scalar_one_or_none()
     return row
 

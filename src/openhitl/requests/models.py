@@ -120,7 +120,10 @@ class IdempotencyKey(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(255))
     body_digest: Mapped[str] = mapped_column(String(64))
-    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    # Checked at commit: the key is claimed before its request is written (requests/service.py).
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.orm import aliased
 
 from openhitl.accounts.models import User
 from openhitl.delivery.models import PushSubscription, WebhookEndpoint
+from openhitl.kit import upsert
+from openhitl.kit.ids import new_id
 from openhitl.kit.prepared import Statements, driver
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
 from openhitl.realtime.models import Event
@@ -205,6 +207,29 @@ async def create_access(session: AsyncSession, *, loop_id: str, user_id: str) ->
         return None
     role, settings, members, endpoints, push, email = found
     return CreateAccess(role, settings or {}, int(members), bool(endpoints), bool(push), bool(email))
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, *, user_id: str, key: str, body_digest: str, request_id: str, now: datetime
+) -> bool:
+    """Stores the caller's key for this request; False if the key was already taken (nothing stored).
+
+    On PostgreSQL a claim by a transaction still running waits for it to end (and is then taken or not).
+    """
+    statement = (
+        upsert.insert(session, IdempotencyKey)
+        .values(
+            id=new_id(),
+            user_id=user_id,
+            key=key,
+            body_digest=body_digest,
+            request_id=request_id,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[IdempotencyKey.user_id, IdempotencyKey.key])
+        .returning(IdempotencyKey.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
 async def get_idempotency_key(session: AsyncSession, *, user_id: str, key: str) -> IdempotencyKey | None:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
@@ -18,12 +17,12 @@ from openhitl.delivery.request_emails import wants_email
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
-from openhitl.kit.prepared import Statements, driver, execute_soon, savepoint
+from openhitl.kit.prepared import Statements, execute_soon, write_deferred
 from openhitl.loops.models import MANAGER_ROLES, Loop
 from openhitl.loops.service import loop_setting
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle, repository
-from openhitl.requests.models import PRIORITY_RANK, Feedback, IdempotencyKey, Request
+from openhitl.requests.models import PRIORITY_RANK, Feedback, Request
 from openhitl.requests.response_types import (
     ResponseConfig,
     ResponseConfigError,
@@ -33,35 +32,22 @@ from openhitl.requests.response_types import (
 )
 from openhitl.requests.schemas import RequestCreate, RequestUpdate
 
-REQUEST_COLUMNS = (
-    "id",
-    "loop_id",
-    "creator_id",
-    "api_key_id",
-    "processing_type",
-    "content_type",
-    "priority",
-    "priority_rank",
-    "title",
-    "request_text",
-    "image_url",
-    "context",
-    "platform",
-    "platform_version",
-    "response_type",
-    "response_config",
-    "default_response",
-    "timeout_seconds",
-    "timeout_at",
-    "callback_url",
-    "tags",
-    "status",
-    "broadcast_count",
-    "notifications_sent",
-    "version",
-    "created_at",
-    "updated_at",
+# Columns a request gets later in its life (claimed, answered, cancelled); create writes every other one.
+LATER_COLUMNS = frozenset(
+    {
+        "claimed_by",
+        "claimed_at",
+        "claim_expires_at",
+        "response_by",
+        "response_at",
+        "response_data",
+        "response_time_seconds",
+        "cancelled_at",
+        "cancel_reason",
+        "previous_status",
+    }
 )
+REQUEST_COLUMNS = tuple(c.key for c in Request.__table__.columns if c.key not in LATER_COLUMNS)
 _INSERT_REQUEST = Statements(lambda: insert(cast(Table, Request.__table__)), keys=REQUEST_COLUMNS)
 FEEDBACK_SCORES = ("rating", "accuracy", "timeliness", "helpfulness")
 FEEDBACK_CATEGORIES = ("positive", "constructive", "issue")
@@ -180,13 +166,17 @@ def _check_may_create(access: repository.CreateAccess | None) -> repository.Crea
     raise Forbidden("Only loop creators and admins can create requests")
 
 
-async def _replay(session: AsyncSession, key: IdempotencyKey, digest: str) -> Created:
-    if key.body_digest != digest:
+async def _replay(session: AsyncSession, *, user_id: str, key: str, digest: str) -> Created:
+    existing = await repository.get_idempotency_key(session, user_id=user_id, key=key)
+    if existing is None:  # only if the claim's holder rolled back between the two statements
+        raise Conflict("Idempotency-Key is being used by another request", "Retry with the same key")
+    if existing.body_digest != digest:
         raise Conflict(
             "Idempotency-Key reused with a different request",
             "Send a new Idempotency-Key for a different request body or loop",
         )
-    found = await repository.get_with_loop(session, key.request_id)
+    await write_deferred(session)  # the first request may be of this very group commit, not yet written
+    found = await repository.get_with_loop(session, existing.request_id)
     if found is None:  # the first request was deleted with its loop
         raise Conflict(
             "Idempotency-Key belongs to a request that no longer exists", "Send a new Idempotency-Key"
@@ -207,11 +197,6 @@ async def create(
     now: datetime,
 ) -> Created:
     access = _check_may_create(await repository.create_access(session, loop_id=loop_id, user_id=user_id))
-    digest = _body_digest(loop_id, body) if idempotency_key else ""
-    if idempotency_key:
-        existing = await repository.get_idempotency_key(session, user_id=user_id, key=idempotency_key)
-        if existing is not None:
-            return await _replay(session, existing, digest)
     values = body.model_dump()
     _, timeout = check_content(values, settings)
     request_id = new_id()
@@ -244,31 +229,19 @@ async def create(
         "created_at": now,
         "updated_at": now,
     }
-    reaches_anyone = _reaches_anyone(access, row)  # most creates queue no webhook, push or email
     if idempotency_key:
-        try:
-            # A savepoint, so that losing an Idempotency-Key race leaves the unit of work usable.
-            async with savepoint(session):
-                await _insert_request(session, row)
-                await session.execute(
-                    insert(IdempotencyKey).values(
-                        id=new_id(),
-                        user_id=user_id,
-                        key=idempotency_key,
-                        body_digest=digest,
-                        request_id=request_id,
-                        created_at=now,
-                    )
-                )
-        except IntegrityError:
-            existing = await repository.get_idempotency_key(session, user_id=user_id, key=idempotency_key)
-            if existing is None:
-                raise
-            return await _replay(session, existing, digest)
-    elif reaches_anyone:
-        await _insert_request(session, row)
-    else:  # nothing else this unit of work writes refers to the row: it may go with the batch's others
-        await execute_soon(session, _INSERT_REQUEST, row)
+        # Claimed before the request is written (the key's reference to it is checked at commit): a key
+        # already claimed, by an earlier create or by one committing meanwhile, answers with its request.
+        digest = _body_digest(loop_id, body)
+        claimed = await repository.claim_idempotency_key(
+            session, user_id=user_id, key=idempotency_key, body_digest=digest, request_id=request_id, now=now
+        )
+        if not claimed:
+            return await _replay(session, user_id=user_id, key=idempotency_key, digest=digest)
+    # The one way a request is inserted: with the other creates of its group commit, in one statement just
+    # before their commit (kit/batch.py), or at once outside one. Nothing in this unit of work reads the
+    # row back before then (a replay writes the deferred rows first).
+    await execute_soon(session, _INSERT_REQUEST, row)
     await append_event(
         session,
         type="request.created",
@@ -278,11 +251,10 @@ async def create(
         actor_id=user_id,
         data={"priority": body.priority, "processing_type": body.processing_type},
     )
-    if reaches_anyone:  # no lookups otherwise
+    if _reaches_anyone(access, row):  # most creates queue no webhook, push or email: no lookups then
         # Nothing in the database adds to a new request: the object is the row as inserted.
-        request = Request(**row)
         await fanout.request_event(
-            session, event="request.created", request=request, actor_id=user_id, now=now
+            session, event="request.created", request=Request(**row), actor_id=user_id, now=now
         )
     return Created(row, replayed=False)
 
@@ -294,11 +266,6 @@ def _reaches_anyone(access: repository.CreateAccess, row: Mapping[str, Any]) -> 
     if access.has_push and row["processing_type"] == "time-sensitive":
         return True
     return access.has_email and wants_email(priority=row["priority"], processing_type=row["processing_type"])
-
-
-async def _insert_request(session: AsyncSession, row: dict[str, Any]) -> None:
-    connection = await driver(session)
-    await connection.execute(_INSERT_REQUEST, row)
 
 
 async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:
