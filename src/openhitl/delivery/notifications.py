@@ -4,8 +4,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhitl.delivery import audience
 from openhitl.delivery.push import URGENCY_BY_PRIORITY, Notification, enqueue_push
-from openhitl.delivery.request_emails import enqueue_request_email, snippet, wants_email
+from openhitl.delivery.request_emails import enqueue_request_email, snippet
 from openhitl.notifications import repository
 from openhitl.requests.models import Request
 
@@ -46,7 +47,7 @@ async def enqueue_request_event(
 
 async def notify_reviewers_of_new_request(session: AsyncSession, *, request: Request, now: datetime) -> None:
     """Time-sensitive requests push to every listening member at once; deferred ones wait in the queue."""
-    if request.processing_type == "time-sensitive":
+    if audience.pushes_at_once(processing_type=request.processing_type):
         notification = _about(
             request, f"New {request.priority} Request", snippet(request.request_text, BODY_LENGTH)
         )
@@ -60,7 +61,7 @@ async def notify_reviewers_of_new_request(session: AsyncSession, *, request: Req
             now=now,
             counts_for_request=request.id,
         )
-    if wants_email(priority=request.priority, processing_type=request.processing_type):
+    if audience.wants_email(priority=request.priority, processing_type=request.processing_type):
         for user_id in await repository.email_recipient_ids(session, loop_id=request.loop_id):
             await enqueue_request_email(session, user_id=user_id, request_id=request.id, now=now)
 

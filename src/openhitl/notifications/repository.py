@@ -2,10 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
+from openhitl.delivery import audience
 from openhitl.delivery.models import PushSubscription
 from openhitl.kit import upsert
 from openhitl.kit.ids import new_id
@@ -14,34 +15,17 @@ from openhitl.realtime.models import Event
 from openhitl.requests.models import Request
 
 
-def _listening_members(loop_id: str) -> Select[str]:
-    """Active members (and active accounts) of a loop."""
-    return (
-        select(Membership.user_id)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.loop_id == loop_id, Membership.status == "active", User.status == "active")
-    )
-
-
 async def push_subscription_ids(
     session: AsyncSession, *, loop_id: str, user_id: str | None = None
 ) -> list[str]:
     """Subscriptions of the loop's members who keep push on (only `user_id`'s when given)."""
-    members = _listening_members(loop_id).where(Membership.notify_push.is_(True))
-    if user_id is not None:
-        members = members.where(Membership.user_id == user_id)
-    statement = (
-        select(PushSubscription.id)
-        .where(PushSubscription.user_id.in_(members.scalar_subquery()))
-        .order_by(PushSubscription.id)
-    )
+    statement = audience.push_subscriptions(loop_id, user_id=user_id).order_by(PushSubscription.id)
     return list((await session.execute(statement)).scalars())
 
 
 async def email_recipient_ids(session: AsyncSession, *, loop_id: str) -> list[str]:
-    statement = (
-        _listening_members(loop_id).where(Membership.notify_email == "on").order_by(Membership.user_id)
-    )
+    members = audience.listening_members(loop_id, email=True)
+    statement = members.order_by(members.selected_columns.user_id)
     return list((await session.execute(statement)).scalars())
 
 

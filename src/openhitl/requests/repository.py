@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from openhitl.accounts.models import User
-from openhitl.delivery.models import PushSubscription, WebhookEndpoint
+from openhitl.delivery import audience
 from openhitl.kit import upsert
 from openhitl.kit.ids import new_id
 from openhitl.kit.prepared import Statements, driver
@@ -145,12 +145,6 @@ async def feedback_for(session: AsyncSession, request_id: str) -> list[Feedback]
 
 def _create_access() -> Select[Any]:
     counted = aliased(Membership)
-    listening = (
-        select(counted.user_id)
-        .join(User, User.id == counted.user_id)
-        .where(counted.loop_id == Loop.id, counted.status == "active", User.status == "active")
-        .correlate(Loop)
-    )
     return (
         select(
             Membership.role,
@@ -160,19 +154,14 @@ def _create_access() -> Select[Any]:
             .where(counted.loop_id == Loop.id, counted.status == "active")
             .correlate(Loop)
             .scalar_subquery(),
+            # Whom a new request could reach: delivery's own rules (delivery/audience.py).
             exists()
             .where(
-                WebhookEndpoint.is_active.is_(True),
-                or_(
-                    WebhookEndpoint.user_id == bindparam("user_id"),
-                    WebhookEndpoint.user_id == Loop.creator_id,
-                ),
+                audience.webhook_endpoints(creator_id=bindparam("user_id"), loop_creator_id=Loop.creator_id)
             )
             .correlate(Loop),
-            exists()
-            .where(PushSubscription.user_id.in_(listening.where(counted.notify_push.is_(True))))
-            .correlate(Loop),
-            exists(listening.where(counted.notify_email == "on")).correlate(Loop),
+            exists(audience.push_subscriptions(Loop.id)).correlate(Loop),
+            exists(audience.listening_members(Loop.id, email=True)).correlate(Loop),
         )
         .join(Membership, Membership.loop_id == Loop.id)
         .where(

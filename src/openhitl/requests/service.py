@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
 from openhitl.config import Settings
-from openhitl.delivery import fanout
-from openhitl.delivery.request_emails import wants_email
+from openhitl.delivery import audience, fanout
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
@@ -261,11 +260,13 @@ async def create(
 
 def _reaches_anyone(access: repository.CreateAccess, row: Mapping[str, Any]) -> bool:
     """Whether a new request may cause a webhook, push or email (delivery/fanout.py decides which)."""
-    if access.has_endpoints:
-        return True
-    if access.has_push and row["processing_type"] == "time-sensitive":
-        return True
-    return access.has_email and wants_email(priority=row["priority"], processing_type=row["processing_type"])
+    return audience.new_request_reaches(
+        has_endpoints=access.has_endpoints,
+        has_push=access.has_push,
+        has_email=access.has_email,
+        processing_type=row["processing_type"],
+        priority=row["priority"],
+    )
 
 
 async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:

@@ -1,9 +1,10 @@
 """Queries on webhook endpoints, account signing secrets and the delivery log, scoped to their owner."""
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
+from openhitl.delivery import audience
 from openhitl.delivery.models import Delivery, OutboxMessage, WebhookEndpoint
 from openhitl.loops.models import Loop
 
@@ -15,10 +16,7 @@ async def endpoints_for_request(
     loop_creator = select(Loop.creator_id).where(Loop.id == loop_id).scalar_subquery()
     statement = (
         select(WebhookEndpoint)
-        .where(
-            WebhookEndpoint.is_active.is_(True),
-            or_(WebhookEndpoint.user_id == creator_id, WebhookEndpoint.user_id == loop_creator),
-        )
+        .where(audience.webhook_endpoints(creator_id=creator_id, loop_creator_id=loop_creator))
         .order_by(WebhookEndpoint.id)
     )
     return list((await session.execute(statement)).scalars())
