@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from openhitl.kit.work import UnitOfWork, unit_of_work
+from openhitl.kit.work import UnitOfWork, WritingSession, unit_of_work
 
 MAX_ENTRIES = 10_000
 
@@ -86,6 +85,6 @@ class KeyCache:
             self.forget(revoked)
 
 
-def mark_revoked(session: AsyncSession, api_key_id: str) -> None:
+def mark_revoked(session: WritingSession, api_key_id: str) -> None:
     """Tell this process's key cache, once the unit of work commits, that the key no longer works."""
     unit_of_work(session).revoked_api_keys.add(api_key_id)

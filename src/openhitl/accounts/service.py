@@ -15,6 +15,7 @@ from openhitl.config import Settings
 from openhitl.kit.crypto import generate_api_key, hash_password, token_digest, verify_password
 from openhitl.kit.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from openhitl.kit.ids import new_id
+from openhitl.kit.work import WritingSession
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 KNOWN_PERMISSIONS = (
@@ -103,7 +104,7 @@ async def list_api_keys(session: AsyncSession, *, user_id: str) -> list[ApiKey]:
     return list((await session.execute(statement)).scalars())
 
 
-async def revoke_api_key(session: AsyncSession, *, user_id: str, api_key_id: str, now: datetime) -> ApiKey:
+async def revoke_api_key(session: WritingSession, *, user_id: str, api_key_id: str, now: datetime) -> ApiKey:
     key = (
         await session.execute(select(ApiKey).where(ApiKey.id == api_key_id, ApiKey.user_id == user_id))
     ).scalar_one_or_none()

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts import service as accounts
 from openhitl.accounts import sessions
@@ -34,6 +33,7 @@ from openhitl.kit.guessing import client_address, guarded_lookup
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
 from openhitl.kit.urls import public_base_url
+from openhitl.kit.work import WritingSession
 from openhitl.loops import invitations
 from openhitl.notifications import repository as push_repository
 from openhitl.reviewers import repository as reviewer_repository
@@ -121,7 +121,7 @@ async def _throttle(state: AppState, scope: str, *keys: str) -> None:
 async def signed_in(
     request: Request,
     state: AppState,
-    session: AsyncSession,
+    session: WritingSession,
     user: User,
     *,
     next_path: str | None,
@@ -231,7 +231,7 @@ async def sign_up(request: Request, state: State) -> Response:
 
 
 async def _sign_up_invited(
-    session: AsyncSession,
+    session: WritingSession,
     state: AppState,
     token: str,
     name: str,
@@ -259,7 +259,7 @@ async def _sign_up_invited(
 
 
 async def join_by_code(
-    session: AsyncSession, user_id: str, invite_code: str | None, now: datetime
+    session: WritingSession, user_id: str, invite_code: str | None, now: datetime
 ) -> list[str]:
     if invite_code is None:
         return []
@@ -270,7 +270,7 @@ async def join_by_code(
 
 
 async def _email_sign_up_link(
-    session: AsyncSession, state: AppState, email: str, link: accounts.SignUpLink, now: datetime
+    session: WritingSession, state: AppState, email: str, link: accounts.SignUpLink, now: datetime
 ) -> None:
     url = f"{state.settings.link_base_url}/login/email/{link.token}"
     minutes = state.settings.login_link_minutes

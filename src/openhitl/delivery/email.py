@@ -9,11 +9,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.config import Settings
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure, enqueue
 from openhitl.delivery.worker import Handler
+from openhitl.kit.work import WritingSession
 
 EMAIL_KIND = "email"
 DEFAULT_SMTP_TIMEOUT_SECONDS = 10.0
@@ -112,7 +112,7 @@ def email_sender(settings: Settings) -> EmailSender:
 
 
 async def enqueue_email(
-    session: AsyncSession,
+    session: WritingSession,
     *,
     to: str,
     subject: str,

@@ -2,11 +2,10 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from openhitl.delivery import audience
 from openhitl.delivery.push import URGENCY_BY_PRIORITY, Notification, enqueue_push
 from openhitl.delivery.request_emails import enqueue_request_email, snippet
+from openhitl.kit.work import WritingSession
 from openhitl.notifications import repository
 from openhitl.requests.models import Request
 
@@ -34,7 +33,7 @@ def _about(request: Request, title: str, body: str) -> Notification:
 
 
 async def enqueue_request_event(
-    session: AsyncSession, *, event: str, request: Request, actor_id: str | None, now: datetime
+    session: WritingSession, *, event: str, request: Request, actor_id: str | None, now: datetime
 ) -> None:
     """Called with every request change, in its unit of work."""
     if event == "request.created":
@@ -45,7 +44,9 @@ async def enqueue_request_event(
         )
 
 
-async def notify_reviewers_of_new_request(session: AsyncSession, *, request: Request, now: datetime) -> None:
+async def notify_reviewers_of_new_request(
+    session: WritingSession, *, request: Request, now: datetime
+) -> None:
     """Time-sensitive requests push to every listening member at once; deferred ones wait in the queue."""
     if audience.pushes_at_once(processing_type=request.processing_type):
         notification = _about(
@@ -67,7 +68,7 @@ async def notify_reviewers_of_new_request(session: AsyncSession, *, request: Req
 
 
 async def notify_claimer_of_closed_request(
-    session: AsyncSession, *, event: str, request: Request, actor_id: str | None, now: datetime
+    session: WritingSession, *, event: str, request: Request, actor_id: str | None, now: datetime
 ) -> None:
     """The reviewer who held the claim learns their work is moot; nobody else was busy with it."""
     if request.previous_status != "claimed":
@@ -90,7 +91,7 @@ async def notify_claimer_of_closed_request(
     )
 
 
-async def enqueue_welcome(session: AsyncSession, *, loop_id: str, user_id: str, now: datetime) -> None:
+async def enqueue_welcome(session: WritingSession, *, loop_id: str, user_id: str, now: datetime) -> None:
     """The new member's devices hear that notifications from this loop work."""
     name = await repository.loop_name(session, loop_id)
     if name is None:

@@ -14,6 +14,7 @@ from openhitl.delivery.models import OutboxMessage
 from openhitl.kit import upsert
 from openhitl.kit.ids import new_id
 from openhitl.kit.types import UTCDateTime
+from openhitl.kit.work import WritingSession
 from openhitl.realtime.events import hints
 
 # DESIGN.md §5: the wait before attempt n+1 is RETRY_DELAYS[n]; attempt 1 runs at once.
@@ -64,7 +65,7 @@ def retry_delay(attempt: int) -> timedelta | None:
 
 
 async def enqueue(
-    session: AsyncSession,
+    session: WritingSession,
     *,
     kind: str,
     payload: dict[str, Any],
@@ -114,7 +115,7 @@ async def replace_payload(session: AsyncSession, *, message_id: str, payload: di
     await session.execute(statement)
 
 
-async def redeliver(session: AsyncSession, *, message_id: str, now: datetime) -> bool:
+async def redeliver(session: WritingSession, *, message_id: str, now: datetime) -> bool:
     """Schedules a delivered or failed message again now, with a fresh retry schedule.
 
     False when there is no such message or it is being delivered at this moment.
@@ -199,7 +200,7 @@ async def claim_due(
 
 
 async def _fenced_update(
-    session: AsyncSession, message: ClaimedMessage, *, wake: bool, **values: Any
+    session: WritingSession, message: ClaimedMessage, *, wake: bool, **values: Any
 ) -> bool:
     """Applies `values` only while `message`'s claim is still the current one.
 
@@ -218,27 +219,27 @@ async def _fenced_update(
     return (await session.execute(statement)).first() is not None
 
 
-async def mark_done(session: AsyncSession, *, message: ClaimedMessage, now: datetime) -> bool:
+async def mark_done(session: WritingSession, *, message: ClaimedMessage, now: datetime) -> bool:
     """Each outcome is fenced by the claim token: False means another worker owns the message now."""
     return await _fenced_update(session, message, wake=False, done_at=now)
 
 
 async def schedule_retry(
-    session: AsyncSession, *, message: ClaimedMessage, error: str, run_at: datetime
+    session: WritingSession, *, message: ClaimedMessage, error: str, run_at: datetime
 ) -> bool:
     return await _fenced_update(
         session, message, wake=True, run_at=run_at, last_error=error[:ERROR_MAX_LENGTH]
     )
 
 
-async def mark_failed(session: AsyncSession, *, message: ClaimedMessage, error: str, now: datetime) -> bool:
+async def mark_failed(session: WritingSession, *, message: ClaimedMessage, error: str, now: datetime) -> bool:
     """No attempt left, or not worth one: the message stays failed until someone redelivers it."""
     return await _fenced_update(
         session, message, wake=False, failed_at=now, last_error=error[:ERROR_MAX_LENGTH]
     )
 
 
-async def release(session: AsyncSession, *, message: ClaimedMessage) -> bool:
+async def release(session: WritingSession, *, message: ClaimedMessage) -> bool:
     """Gives a claimed message back unattempted, so the next claim takes it at once."""
     return await _fenced_update(session, message, wake=True, attempts=OutboxMessage.attempts - 1)
 

@@ -4,9 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from openhitl.delivery.outbox import enqueue
+from openhitl.kit.work import WritingSession
 
 PUSH_KIND = "push"
 URGENCY_BY_PRIORITY = {"critical": "high", "high": "high", "medium": "normal", "low": "low"}
@@ -39,7 +38,7 @@ class Notification:
 
 
 async def enqueue_push(
-    session: AsyncSession,
+    session: WritingSession,
     *,
     subscription_ids: list[str],
     notification: Notification,

@@ -8,13 +8,12 @@ Both hand the finished email to `enqueue_email`, so SMTP retries apply.
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from openhitl.config import Settings
 from openhitl.delivery.email import enqueue_email
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure, enqueue
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
+from openhitl.kit.work import WritingSession
 from openhitl.loops.models import Loop
 from openhitl.notifications import repository
 from openhitl.requests.models import Request
@@ -29,7 +28,7 @@ FOOTER = (
 
 
 async def enqueue_request_email(
-    session: AsyncSession, *, user_id: str, request_id: str, now: datetime
+    session: WritingSession, *, user_id: str, request_id: str, now: datetime
 ) -> None:
     await enqueue(
         session,

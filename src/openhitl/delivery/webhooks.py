@@ -24,7 +24,7 @@ from openhitl.delivery import outbox
 from openhitl.delivery.models import WebhookEndpoint
 from openhitl.kit.ids import new_id
 from openhitl.kit.types import UTCDateTime
-from openhitl.kit.work import unit_of_work
+from openhitl.kit.work import WritingSession, unit_of_work
 from openhitl.loops.models import Loop
 from openhitl.requests import presenter
 from openhitl.requests import repository as requests_repository
@@ -191,7 +191,7 @@ def _payload(
 
 
 async def enqueue_request_event(
-    session: AsyncSession, *, event: str, request: Request, now: datetime
+    session: WritingSession, *, event: str, request: Request, now: datetime
 ) -> None:
     """Queues the event for the request's callback_url (terminal events) and every matching endpoint.
 
@@ -261,7 +261,7 @@ async def store_body(session: AsyncSession, *, payload: dict[str, Any], rendered
     return str(body)
 
 
-async def enqueue_test_event(session: AsyncSession, *, endpoint: WebhookEndpoint, now: datetime) -> str:
+async def enqueue_test_event(session: WritingSession, *, endpoint: WebhookEndpoint, now: datetime) -> str:
     """A webhook.test event for one endpoint (sent even while it is disabled); returns the event id."""
     event_id = new_event_id()
     body = WebhookTestBody(

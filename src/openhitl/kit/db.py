@@ -11,7 +11,7 @@ import structlog
 from sqlalchemy import BigInteger, MetaData, bindparam, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from openhitl.kit import prepared, sqlite_inline
@@ -202,7 +202,7 @@ class Database:
             except Exception:
                 log.exception("after-commit listener failed; the commit stands", listener=repr(after))
 
-    async def serialize_commits(self, session: AsyncSession) -> None:
+    async def serialize_commits(self, session: WritingSession) -> None:
         """Make commit order follow id order for what is inserted from here to the commit.
 
         SQLite has one writer, so it already does. PostgreSQL hands out sequence values at insert time and

@@ -19,7 +19,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from openhitl.kit import sqlite_inline
-from openhitl.kit.work import unit_of_work
+from openhitl.kit.work import WritingSession, unit_of_work
 
 Processor = Callable[[Any], Any] | None
 
@@ -140,7 +140,7 @@ class Driver:
             await self._connection.execute(prepared.sql, *arguments)
 
 
-async def driver(session: AsyncSession) -> Driver:
+async def driver(session: WritingSession) -> Driver:
     """The driver connection under this session's unit of work, its transaction begun."""
     work = unit_of_work(session)
     if work.driver is None:
@@ -152,7 +152,7 @@ async def driver(session: AsyncSession) -> Driver:
     return work.driver
 
 
-async def execute_soon(session: AsyncSession, statements: Statements, values: Mapping[str, Any]) -> None:
+async def execute_soon(session: WritingSession, statements: Statements, values: Mapping[str, Any]) -> None:
     """Runs a write now or, where the unit of work defers them (kit/batch.py's group commit), with the
     other rows of the same statement just before its commit, in one round trip. Only for writes nothing in
     the unit of work reads back, and that nothing written after them depends on (a foreign key, say)."""
@@ -163,7 +163,7 @@ async def execute_soon(session: AsyncSession, statements: Statements, values: Ma
         deferred.setdefault(statements, []).append(values)
 
 
-async def write_deferred(session: AsyncSession) -> None:
+async def write_deferred(session: WritingSession) -> None:
     """Writes what `execute_soon` deferred so far, each statement's rows in the order they came, now (before
     a read of them, say); deferring goes on for what comes later."""
     work = unit_of_work(session)
@@ -174,7 +174,7 @@ async def write_deferred(session: AsyncSession) -> None:
             await connection.executemany(statements, rows)
 
 
-async def run_deferred(session: AsyncSession) -> None:
+async def run_deferred(session: WritingSession) -> None:
     """The writes `execute_soon` deferred; deferring ends (kit/batch.py, just before its commit)."""
     await write_deferred(session)
     unit_of_work(session).deferred = None

@@ -15,6 +15,7 @@ from openhitl.delivery.email import enqueue_email
 from openhitl.kit.crypto import token_digest
 from openhitl.kit.errors import ApiError, BadRequest, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
+from openhitl.kit.work import WritingSession
 from openhitl.loops import repository
 from openhitl.loops.models import Invitation, Loop, Membership
 from openhitl.realtime.events import append_event
@@ -48,7 +49,7 @@ def normalise_emails(emails: list[str]) -> list[str]:
 
 
 async def invite(
-    session: AsyncSession,
+    session: WritingSession,
     *,
     loop: Loop,
     emails: list[str],
@@ -132,7 +133,9 @@ def _live(now: datetime) -> Any:
     return and_(Invitation.accepted_at.is_(None), Invitation.expires_at > now, pending)
 
 
-async def _activate(session: AsyncSession, *, user_id: str, loop_ids: list[str], now: datetime) -> list[str]:
+async def _activate(
+    session: WritingSession, *, user_id: str, loop_ids: list[str], now: datetime
+) -> list[str]:
     if not loop_ids:
         return []
     accepted = await session.execute(
@@ -157,7 +160,7 @@ async def _activate(session: AsyncSession, *, user_id: str, loop_ids: list[str],
     return activated
 
 
-async def accept_pending(session: AsyncSession, *, user_id: str, now: datetime) -> list[str]:
+async def accept_pending(session: WritingSession, *, user_id: str, now: datetime) -> list[str]:
     """Spends every live invitation of this user and activates its membership; returns the loop ids."""
     spent = await session.execute(
         update(Invitation)
@@ -176,7 +179,7 @@ class SpentInvitation:
     loop_id: str
 
 
-async def spend(session: AsyncSession, *, token: str, settings: Settings, now: datetime) -> SpentInvitation:
+async def spend(session: WritingSession, *, token: str, settings: Settings, now: datetime) -> SpentInvitation:
     """Uses an invitation link, once: its membership becomes active. A link that was used, withdrawn,
     expired or made pointless (the invitee joined another way, or left) is refused."""
     spent = (

@@ -11,6 +11,7 @@ from openhitl.accounts.models import User
 from openhitl.kit.crypto import random_code
 from openhitl.kit.errors import BadRequest, Forbidden, NotFound
 from openhitl.kit.ids import new_id
+from openhitl.kit.work import WritingSession
 from openhitl.loops import repository
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
@@ -83,7 +84,7 @@ async def new_invite_code(session: AsyncSession) -> str:
 
 
 async def create(
-    session: AsyncSession, *, creator: User | str, data: LoopCreate, now: datetime
+    session: WritingSession, *, creator: User | str, data: LoopCreate, now: datetime
 ) -> LoopAccess:
     creator_id = creator if isinstance(creator, str) else creator.id
     loop = Loop(
@@ -107,7 +108,7 @@ async def create(
 
 
 async def update(
-    session: AsyncSession, *, access: LoopAccess, data: LoopUpdate, actor_id: str, now: datetime
+    session: WritingSession, *, access: LoopAccess, data: LoopUpdate, actor_id: str, now: datetime
 ) -> None:
     if not access.is_creator:
         raise Forbidden("Access denied to this loop")
@@ -136,7 +137,7 @@ class Deleted:
     cancelled: list[str]  # ids of the requests that were still open
 
 
-async def delete(session: AsyncSession, *, access: LoopAccess, actor_id: str, now: datetime) -> Deleted:
+async def delete(session: WritingSession, *, access: LoopAccess, actor_id: str, now: datetime) -> Deleted:
     """Deletes the loop and everything in it. Its open requests are cancelled first, through the lifecycle
     and in the same transaction: their callers get the `request.cancelled` event, webhook and callback,
     and whoever waits on them is answered, before the requests go with the loop."""
@@ -160,7 +161,7 @@ async def delete(session: AsyncSession, *, access: LoopAccess, actor_id: str, no
 
 
 async def remove_member(
-    session: AsyncSession, *, access: LoopAccess, user_id: str, actor_id: str, now: datetime
+    session: WritingSession, *, access: LoopAccess, user_id: str, actor_id: str, now: datetime
 ) -> None:
     member = await repository.get_member(session, loop_id=access.loop.id, user_id=user_id)
     if member is None:

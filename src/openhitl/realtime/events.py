@@ -10,7 +10,6 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.kit.db import BeforeCommit, Database
 from openhitl.kit.prepared import Statements, driver
@@ -36,13 +35,13 @@ def _insert_events(rows: int) -> Statements:
     return Statements(build, keys=[f"{name}_{row}" for row in range(rows) for name in EVENT_COLUMNS])
 
 
-def hints(session: AsyncSession) -> dict[str, Any]:
+def hints(session: WritingSession) -> dict[str, Any]:
     """What this unit of work will tell the notifier after it commits (loops, requests, outbox)."""
     return unit_of_work(session).hints
 
 
 async def append_event(
-    session: AsyncSession,
+    session: WritingSession,
     *,
     type: str,
     at: datetime,
@@ -68,7 +67,7 @@ async def append_event(
         wake.setdefault("requests", set()).add(request_id)
 
 
-def closing(session: AsyncSession, request: Any, responder: Any = None) -> None:
+def closing(session: WritingSession, request: Any, responder: Any = None) -> None:
     """Keeps a request this unit of work moved to a terminal state (an ORM object with every column
     loaded), and the `UserRef` of who answered it if known, for this process's waiters: once the commit
     is handed to the event feed they answer from it, without reading the request back (realtime/router.py).

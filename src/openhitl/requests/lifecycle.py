@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery import fanout
 from openhitl.kit.types import UTCDateTime
+from openhitl.kit.work import WritingSession
 from openhitl.realtime.events import append_event, closing
 from openhitl.requests.models import TERMINAL_STATUSES, Request, status_in
 
@@ -41,7 +41,7 @@ def cancelled(now: datetime, reason: str | None) -> dict[str, Any]:
 
 
 async def apply(
-    session: AsyncSession,
+    session: WritingSession,
     transition: Transition,
     *,
     request_id: str,
@@ -89,7 +89,7 @@ def _moving(
 
 
 async def _moved_all(
-    session: AsyncSession,
+    session: WritingSession,
     transition: Transition,
     statement: Any,
     *,
@@ -104,7 +104,7 @@ async def _moved_all(
 
 
 async def _moved(
-    session: AsyncSession,
+    session: WritingSession,
     transition: Transition,
     request: Request,
     *,
@@ -128,7 +128,7 @@ async def _moved(
 
 
 async def apply_all(
-    session: AsyncSession,
+    session: WritingSession,
     transition: Transition,
     *,
     where: ColumnElement[bool],
@@ -171,7 +171,7 @@ def _unchanged_since(version: int | None) -> tuple[ColumnElement[bool], ...]:
 
 
 async def update_pending(
-    session: AsyncSession,
+    session: WritingSession,
     *,
     request_id: str,
     now: datetime,
@@ -203,7 +203,7 @@ async def update_pending(
 
 
 async def apply_due(
-    session: AsyncSession,
+    session: WritingSession,
     transition: Transition,
     *,
     due: ColumnElement[bool],

@@ -13,6 +13,7 @@ from openhitl.delivery import audience
 from openhitl.kit import upsert
 from openhitl.kit.ids import new_id
 from openhitl.kit.prepared import Statements, driver
+from openhitl.kit.work import WritingSession
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
 from openhitl.realtime.models import Event
 from openhitl.requests.models import Feedback, IdempotencyKey, Request
@@ -188,7 +189,7 @@ class CreateAccess:
     has_email: bool  # an active member (and account) who takes emails
 
 
-async def create_access(session: AsyncSession, *, loop_id: str, user_id: str) -> CreateAccess | None:
+async def create_access(session: WritingSession, *, loop_id: str, user_id: str) -> CreateAccess | None:
     """The caller's active membership of the loop, and whom a new request there could reach."""
     connection = await driver(session)
     found = await connection.fetchone(_CREATE_ACCESS, {"loop_id": loop_id, "user_id": user_id})

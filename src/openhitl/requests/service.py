@@ -17,6 +17,7 @@ from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Valid
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
 from openhitl.kit.prepared import Statements, execute_soon, write_deferred
+from openhitl.kit.work import WritingSession
 from openhitl.loops.models import MANAGER_ROLES, Loop
 from openhitl.loops.service import loop_setting
 from openhitl.realtime.events import append_event
@@ -165,7 +166,7 @@ def _check_may_create(access: repository.CreateAccess | None) -> repository.Crea
     raise Forbidden("Only loop creators and admins can create requests")
 
 
-async def _replay(session: AsyncSession, *, user_id: str, key: str, digest: str) -> Created:
+async def _replay(session: WritingSession, *, user_id: str, key: str, digest: str) -> Created:
     existing = await repository.get_idempotency_key(session, user_id=user_id, key=key)
     if existing is None:  # only if the claim's holder rolled back between the two statements
         raise Conflict("Idempotency-Key is being used by another request", "Retry with the same key")
@@ -185,7 +186,7 @@ async def _replay(session: AsyncSession, *, user_id: str, key: str, digest: str)
 
 
 async def create(
-    session: AsyncSession,
+    session: WritingSession,
     *,
     loop_id: str,
     body: RequestCreate,
@@ -283,7 +284,7 @@ async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) 
 
 
 async def cancel(
-    session: AsyncSession, *, readable: Readable, actor_id: str, reason: str | None, now: datetime
+    session: WritingSession, *, readable: Readable, actor_id: str, reason: str | None, now: datetime
 ) -> Request:
     cancelled = await lifecycle.apply(
         session,
@@ -301,7 +302,7 @@ async def cancel(
 
 
 async def update(
-    session: AsyncSession,
+    session: WritingSession,
     *,
     readable: Readable,
     body: RequestUpdate,
@@ -401,7 +402,7 @@ def check_feedback(feedback: dict[str, Any]) -> None:
 
 
 async def add_feedback(
-    session: AsyncSession, *, readable: Readable, feedback: dict[str, Any], user_id: str, now: datetime
+    session: WritingSession, *, readable: Readable, feedback: dict[str, Any], user_id: str, now: datetime
 ) -> Feedback:
     if readable.request.status != "completed":
         raise BadRequest(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.delivery import fanout
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
+from openhitl.kit.work import WritingSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import Loop, Membership
 from openhitl.loops.service import LoopAccess, active_member, new_invite_code
@@ -42,7 +43,7 @@ def normalise_invite_code(raw: str) -> str:
     return code
 
 
-async def join(session: AsyncSession, *, user_id: str, invite_code: str, now: datetime) -> Joined:
+async def join(session: WritingSession, *, user_id: str, invite_code: str, now: datetime) -> Joined:
     code = normalise_invite_code(invite_code)
     loop = await repository.loop_by_invite_code(session, code)
     if loop is None:
@@ -68,7 +69,7 @@ async def join(session: AsyncSession, *, user_id: str, invite_code: str, now: da
     return Joined(loop, membership)
 
 
-async def leave(session: AsyncSession, *, access: LoopAccess, user_id: str, now: datetime) -> None:
+async def leave(session: WritingSession, *, access: LoopAccess, user_id: str, now: datetime) -> None:
     if access.is_creator:
         raise BadRequest("The loop creator cannot leave the loop", "Delete the loop instead")
     await release_all(session, loop_id=access.loop.id, user_id=user_id, now=now)
@@ -83,7 +84,7 @@ async def leave(session: AsyncSession, *, access: LoopAccess, user_id: str, now:
     )
 
 
-async def release_all(session: AsyncSession, *, loop_id: str, user_id: str, now: datetime) -> None:
+async def release_all(session: WritingSession, *, loop_id: str, user_id: str, now: datetime) -> None:
     """Whatever a departing member held goes back to the queue."""
     for request_id in await repository.claimed_in_loop(session, loop_id=loop_id, user_id=user_id):
         await lifecycle.apply(
@@ -99,7 +100,7 @@ async def release_all(session: AsyncSession, *, loop_id: str, user_id: str, now:
 
 
 async def regenerate_invite_code(
-    session: AsyncSession, *, access: LoopAccess, actor_id: str, now: datetime
+    session: WritingSession, *, access: LoopAccess, actor_id: str, now: datetime
 ) -> str:
     access.loop.invite_code = await new_invite_code(session)
     access.loop.updated_at = now
@@ -111,7 +112,7 @@ async def regenerate_invite_code(
 
 
 async def set_role(
-    session: AsyncSession, *, access: LoopAccess, user_id: str, role: str, now: datetime
+    session: WritingSession, *, access: LoopAccess, user_id: str, role: str, now: datetime
 ) -> Membership:
     if not access.is_creator:
         raise Forbidden("Only the loop creator can change roles")
@@ -172,7 +173,7 @@ def _member_guard(user_id: str) -> Any:
 
 
 async def _take(
-    session: AsyncSession,
+    session: WritingSession,
     transition: lifecycle.Transition,
     *,
     request_id: str,
@@ -196,7 +197,7 @@ async def _take(
 
 
 async def claim(
-    session: AsyncSession, *, request_id: str, user_id: str, lease_seconds: int, now: datetime
+    session: WritingSession, *, request_id: str, user_id: str, lease_seconds: int, now: datetime
 ) -> tuple[Request, Loop]:
     request, loop = await _get(session, request_id=request_id, user_id=user_id)
     claimed = await _take(
@@ -218,7 +219,7 @@ async def claim(
 
 
 async def release(
-    session: AsyncSession, *, request_id: str, user_id: str, now: datetime
+    session: WritingSession, *, request_id: str, user_id: str, now: datetime
 ) -> tuple[Request, Loop]:
     request, loop = await _get(session, request_id=request_id, user_id=user_id)
     released = await lifecycle.apply(
@@ -236,7 +237,7 @@ async def release(
 
 
 async def respond(
-    session: AsyncSession, *, request_id: str, user_id: str, response_data: Any, now: datetime
+    session: WritingSession, *, request_id: str, user_id: str, response_data: Any, now: datetime
 ) -> tuple[Request, Loop]:
     request, loop = await _get(session, request_id=request_id, user_id=user_id)
     if request.status not in ("pending", "claimed") or request.timeout_at <= now:

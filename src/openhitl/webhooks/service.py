@@ -17,6 +17,7 @@ from openhitl.delivery.webhooks import (
 from openhitl.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
+from openhitl.kit.work import WritingSession
 from openhitl.webhooks import filters, repository
 from openhitl.webhooks.schemas import WebhookCreate, WebhookUpdate
 
@@ -122,11 +123,11 @@ async def delete(session: AsyncSession, *, endpoint: WebhookEndpoint) -> None:
     await repository.delete_endpoint(session, endpoint)
 
 
-async def send_test(session: AsyncSession, *, endpoint: WebhookEndpoint, now: datetime) -> str:
+async def send_test(session: WritingSession, *, endpoint: WebhookEndpoint, now: datetime) -> str:
     return await enqueue_test_event(session, endpoint=endpoint, now=now)
 
 
-async def redeliver(session: AsyncSession, *, user_id: str, delivery_id: str, now: datetime) -> Delivery:
+async def redeliver(session: WritingSession, *, user_id: str, delivery_id: str, now: datetime) -> Delivery:
     """Sends that delivery's event to its target again: the same event id and the same bytes."""
     delivery = await repository.get_delivery(session, delivery_id=delivery_id, user_id=user_id)
     if delivery is None:
