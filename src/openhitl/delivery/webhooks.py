@@ -198,7 +198,7 @@ async def enqueue_request_event(
     No body yet: each message carries the request as it is now, the event's time and its sibling
     messages, for `render_body` (see the module's docstring).
     """
-    callback_url = request.callback_url if event in filters.TERMINAL_EVENTS else None
+    callback_url = request.callback_url if event in filters.DEFAULT_EVENTS else None
     # A sweep moves hundreds of requests in one unit of work, mostly of the same few loops and owners.
     cache = unit_of_work(session).cache
     key = (ENDPOINTS_CACHE, request.creator_id, request.loop_id)

@@ -27,6 +27,7 @@ from openhitl.requests import presenter, service
 from openhitl.requests.models import TERMINAL_STATUSES
 from openhitl.requests.schemas import RequestRead
 from openhitl.requests.service import Readable
+from openhitl.requests.states import CLOSING_EVENTS
 
 router = APIRouter(tags=["events"])
 KEEPALIVE_SECONDS = 15.0
@@ -47,11 +48,6 @@ SSE_RESPONSES = {
         "description": "A stream of server-sent events",
     },
     **error_responses(400, 401, 403, 404, 429),
-}
-TERMINAL_EVENTS = {
-    "request.completed": "completed",
-    "request.cancelled": "cancelled",
-    "request.timeout": "timeout",
 }
 
 

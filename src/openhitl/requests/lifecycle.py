@@ -4,7 +4,6 @@ Every transition is one guarded `UPDATE … WHERE status IN (…) RETURNING …`
 database lets exactly one through, and the other gets no row back.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,24 +13,15 @@ from openhitl.delivery import fanout
 from openhitl.kit.types import UTCDateTime
 from openhitl.kit.work import WritingSession
 from openhitl.realtime.events import append_event, closing
-from openhitl.requests.models import TERMINAL_STATUSES, Request, status_in
-
-
-@dataclass(frozen=True)
-class Transition:
-    name: str
-    sources: tuple[str, ...]
-    target: str
-    event: str
-
-
-CLAIM = Transition("claim", ("pending",), "claimed", "request.claimed")
-RELEASE = Transition("release", ("claimed",), "pending", "request.released")
-EXPIRE_CLAIM = Transition("expire_claim", ("claimed",), "pending", "request.claim_expired")
-RESPOND = Transition("respond", ("pending", "claimed"), "completed", "request.completed")
-CANCEL = Transition("cancel", ("pending", "claimed"), "cancelled", "request.cancelled")
-TIME_OUT = Transition("timeout", ("pending", "claimed"), "timeout", "request.timeout")
-TRANSITIONS = {t.name: t for t in (CLAIM, RELEASE, EXPIRE_CLAIM, RESPOND, CANCEL, TIME_OUT)}
+from openhitl.requests.models import Request, status_in
+from openhitl.requests.states import CANCEL as CANCEL
+from openhitl.requests.states import CLAIM as CLAIM
+from openhitl.requests.states import EXPIRE_CLAIM as EXPIRE_CLAIM
+from openhitl.requests.states import RELEASE as RELEASE
+from openhitl.requests.states import RESPOND as RESPOND
+from openhitl.requests.states import TERMINAL_STATUSES, UPDATED
+from openhitl.requests.states import TIME_OUT as TIME_OUT
+from openhitl.requests.states import Transition as Transition
 
 
 def cancelled(now: datetime, reason: str | None) -> dict[str, Any]:
@@ -192,7 +182,7 @@ async def update_pending(
     if changed is not None:
         await append_event(
             session,
-            type="request.updated",
+            type=UPDATED,
             at=now,
             loop_id=changed.loop_id,
             request_id=changed.id,

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from openhitl.kit.db import Base
 from openhitl.kit.types import JSONType, UTCDateTime
+from openhitl.requests.states import OPEN_STATUSES as OPEN_STATUSES
+from openhitl.requests.states import STATUSES as STATUSES
+from openhitl.requests.states import TERMINAL_STATUSES as TERMINAL_STATUSES
 
 PRIORITIES = ("low", "medium", "high", "critical")
 PRIORITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
-STATUSES = ("pending", "claimed", "completed", "timeout", "cancelled")
-OPEN_STATUSES = ("pending", "claimed")
-TERMINAL_STATUSES = ("completed", "timeout", "cancelled")
 
 
 class Request(Base):

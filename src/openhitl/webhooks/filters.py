@@ -2,17 +2,11 @@
 
 import re
 
-REQUEST_EVENTS = (
-    "request.created",
-    "request.claimed",
-    "request.released",
-    "request.claim_expired",
-    "request.completed",
-    "request.cancelled",
-    "request.timeout",
-)
+from openhitl.requests.states import EVENTS, TERMINAL_EVENTS
+
+REQUEST_EVENTS = EVENTS
 # What a per-request callback_url hears about, and what a new endpoint listens to unless told otherwise.
-TERMINAL_EVENTS = ("request.completed", "request.timeout", "request.cancelled")
+DEFAULT_EVENTS = TERMINAL_EVENTS
 TEST_EVENT = "webhook.test"
 WILDCARDS = ("*", "request.*")
 ALLOWED = (

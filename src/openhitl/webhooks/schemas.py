@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field, StrictBool
 from openhitl.kit.bodies import NO_WHITESPACE, JsonBody
 from openhitl.kit.pagination import PaginationInfo
 from openhitl.requests.schemas import RequestRead
-from openhitl.webhooks.filters import ALLOWED, FILTER_PATTERN, TERMINAL_EVENTS
+from openhitl.webhooks.filters import ALLOWED, DEFAULT_EVENTS, FILTER_PATTERN
 
 
 def _no_whitespace(value: str) -> str:
@@ -61,7 +61,7 @@ Description = Annotated[str, Field(max_length=500)]
 
 class WebhookCreate(JsonBody):
     url: Url
-    events: Events = Field(default_factory=lambda: list(TERMINAL_EVENTS))
+    events: Events = Field(default_factory=lambda: list(DEFAULT_EVENTS))
     secret: Secret | None = Field(
         None,
         description="Signs this endpoint's deliveries; generated (whsec_ and 32 random bytes) when left out",

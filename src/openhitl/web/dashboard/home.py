@@ -10,6 +10,7 @@ from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import MANAGER_ROLES
 from openhitl.requests import repository
 from openhitl.requests.analytics import window_start
+from openhitl.requests.states import STATUSES
 from openhitl.web.dashboard.common import page
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import Viewer
@@ -26,10 +27,7 @@ async def overview(request: Request, viewer: Viewer, session: ReadSession, state
         session, loop_ids=[loop.id for loop in managed], since=window_start(now)
     )
     members = await loops_repository.members_of(session, [loop.id for loop in managed])
-    totals = {
-        status: sum(per_loop.get(status, 0) for per_loop in counts.values())
-        for status in ("pending", "claimed", "completed", "timeout", "cancelled")
-    }
+    totals = {status: sum(per_loop.get(status, 0) for per_loop in counts.values()) for status in STATUSES}
     keys = await accounts.list_api_keys(session, user_id=viewer.user_id)
     return page(
         request,

@@ -19,7 +19,7 @@ from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer
 from openhitl.webhooks import repository as webhooks_repository
 from openhitl.webhooks import service as webhooks
-from openhitl.webhooks.filters import REQUEST_EVENTS, TERMINAL_EVENTS
+from openhitl.webhooks.filters import DEFAULT_EVENTS, REQUEST_EVENTS
 from openhitl.webhooks.schemas import WebhookCreate
 
 router = APIRouter(prefix="/dashboard/settings", **page_kwargs())
@@ -30,7 +30,7 @@ async def render_settings(
     request: Request, viewer: Principal, session: AsyncSession, *, status_code: int = 200, **context: Any
 ) -> Response:
     state = request.app.state.openhitl
-    context.setdefault("webhook_values", {"events": list(TERMINAL_EVENTS)})
+    context.setdefault("webhook_values", {"events": list(DEFAULT_EVENTS)})
     return page(
         request,
         "dashboard/settings.html",
