@@ -184,8 +184,9 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
 
 async def _begin_asyncpg(adapter: Any) -> None:
     """SQLAlchemy's asyncpg adapter sends BEGIN with its own first statement; statements sent straight to
-    asyncpg before that would run outside the transaction, so begin it now (sqlalchemy is pinned: these
-    names are exercised by tests/integration/test_group_commit.py)."""
+    asyncpg before that would run outside the transaction, so begin it now, as the adapter would. These
+    are the adapter's private names: kit/versions.py says why, and refuses to start with a SQLAlchemy they
+    were not tested with (tests/integration/test_group_commit.py exercises them)."""
     async with adapter._execute_mutex:
         if adapter._transaction is None:
             await adapter._start_transaction()

@@ -143,7 +143,9 @@ class InlineConnection:
         self._open = True
 
     @property
-    def _connection(self) -> sqlite3.Connection | None:  # the dialect checks it before commit and rollback
+    def _connection(self) -> sqlite3.Connection | None:
+        # aiosqlite's private name, which SQLAlchemy's adapter checks before commit and rollback; the
+        # SQLAlchemy versions that do so are pinned and checked at start-up by kit/versions.py.
         return self.raw if self._open else None
 
     @property
