@@ -59,8 +59,9 @@ def operation_id(route: APIRoute) -> str:
 
 
 def api_router() -> APIRouter:
-    """Starlette tries routes in order, ~10 µs each: the busiest (creating, waiting for and answering
-    requests) come first. Where two paths could match the same URL the more specific one is listed first
+    """Starlette tries routes in order, so each route a request passes costs it time (BENCHMARKS.md,
+    "Create request", "Second round (2026-11-21, afternoon)", item 6): the busiest (creating, waiting for
+    and answering requests) come first. Where two paths could match the same URL the more specific one is listed first
     within its router, and kit/routing.py answers 405s before routing."""
     api = APIRouter()
     api.include_router(requests_router)
@@ -108,9 +109,10 @@ def create_app(
     settings: Settings | None = None, *, clock: Clock | None = None, freeze_after_start: bool = False
 ) -> FastAPI:
     """`freeze_after_start` (for `openhitl serve`, one app per process): once started, everything the
-    process holds so far (modules, routes, models, pools: ~200,000 objects) is moved out of the cyclic
-    garbage collector's sight with `gc.freeze()`. Each full collection would otherwise walk all of it
-    again, and with a thousand streams open it held the event loop for a few hundred milliseconds."""
+    process holds so far (modules, routes, models, pools) is moved out of the cyclic garbage collector's
+    sight with `gc.freeze()`. Each full collection would otherwise walk all of it again, holding the event
+    loop for as long as the walk takes (BENCHMARKS.md, "Fan-out and memory", "Second round (2026-11-21,
+    afternoon)")."""
     settings = settings or Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     state = build_state(settings, clock)

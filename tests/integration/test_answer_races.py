@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from openhitl.requests.response_types import parse_config, validate_default_response, validate_response
+from openhitl.requests.answers import validate_default_response, validate_response
+from openhitl.requests.response_configs import parse_config
 from tests.integration.reviewing import make_team
 from tests.support.live import LiveServer
 

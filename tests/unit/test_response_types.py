@@ -9,16 +9,18 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from openhitl.requests.response_types import (
+from openhitl.requests.answers import (
+    ResponseDataError,
+    plain_value,
+    validate_default_response,
+    validate_response,
+)
+from openhitl.requests.response_configs import (
     RESPONSE_TYPES,
     Option,
     ResponseConfig,
     ResponseConfigError,
-    ResponseDataError,
     parse_config,
-    plain_value,
-    validate_default_response,
-    validate_response,
 )
 
 SEED_OPTIONS = {"options": ["Approve", "Reject", "Needs Changes", "Escalate"]}

@@ -182,7 +182,8 @@ async def authenticate_with(request: Request, state: AppState) -> Principal:
 
 async def authenticate(request: Request) -> Principal:
     """The dependency: who is calling. It reads the app's state itself rather than through a dependency of
-    its own (each dependency FastAPI solves costs ~10-20 µs on every request)."""
+    its own: FastAPI solves each dependency again on every request (BENCHMARKS.md, "Create request",
+    "Second round (2026-11-21, afternoon)", item 6)."""
     return await authenticate_with(request, request.app.state.openhitl)
 
 

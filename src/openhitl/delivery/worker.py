@@ -20,8 +20,9 @@ ERROR_BACKOFF_MIN_SECONDS = 0.2
 ERROR_BACKOFF_MAX_SECONDS = 5.0
 # When something is due but another worker holds it, look again soon rather than at once.
 RACE_PAUSE_SECONDS = 0.05
-# A hint wakes the worker this much later, once the waiters of the same commit have answered (see `wake`):
-# those of this process answer from the closed request itself, well within a millisecond or two.
+# A hint wakes the worker this much later, so that the waiters of the same commit answer first (see `wake`):
+# those of this process answer from the closed request itself, without reading the database (BENCHMARKS.md,
+# "Decision latency", "Third round (2026-11-21, evening): waiters answer from the closed request").
 HINT_DELAY_SECONDS = 0.002
 
 

@@ -1,8 +1,8 @@
 """Group commit: small units of work that arrive together share one transaction.
 
-Creating a request runs a few statements of some tens of microseconds; opening a session, checking out the
-connection, BEGIN and COMMIT cost several times that, and on SQLite every unit of work queues for the one
-writer anyway. `GroupCommit.run(job)` queues the job; a drainer takes everything queued, opens one unit of
+Creating a request runs a few short statements; opening a session, checking out the connection, BEGIN and
+COMMIT cost more than they do (BENCHMARKS.md, "Where the create-request time goes": the cost per layer),
+and on SQLite every unit of work queues for the one writer anyway. `GroupCommit.run(job)` queues the job; a drainer takes everything queued, opens one unit of
 work (`Database.write`), runs the jobs one after the other, and commits once. Each caller gets its answer
 only after that commit, so a 2xx still means the write is durable.
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
-from openhitl.kit import prepared, sqlite_inline
+from openhitl.kit import prepared, sqlite_inline, versions
 from openhitl.kit.batch import GroupCommit
 from openhitl.kit.work import ReadingSession, UnitOfWork, WritingSession
 
@@ -111,6 +111,7 @@ class Database:
     """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        versions.check_installed()
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()

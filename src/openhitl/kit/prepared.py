@@ -1,8 +1,8 @@
 """Statements compiled once per dialect and run straight on the unit of work's driver connection.
 
-Running a statement through SQLAlchemy costs ~200 µs of CPU (cache key, execution context, result
-metadata), far more than SQLite or PostgreSQL take to run it. The hottest statements (creating a request,
-writing the event log) are built as Core statements as usual, compiled once per dialect, and handed to
+Running a statement through SQLAlchemy (cache key, execution context, result metadata) costs more CPU than
+SQLite or PostgreSQL take to run it: BENCHMARKS.md, "Where the create-request time goes", has the cost per
+layer. The hottest statements (creating a request, writing the event log) are built as Core statements as usual, compiled once per dialect, and handed to
 the driver with their SQL text, parameter order and the columns' own type processors, so values are
 stored exactly as SQLAlchemy would store them and read back as it would read them. They run on the
 session's connection, inside its transaction: what they write commits or rolls back with the rest of the
@@ -191,8 +191,9 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
 
 async def _begin_asyncpg(adapter: Any) -> None:
     """SQLAlchemy's asyncpg adapter sends BEGIN with its own first statement; statements sent straight to
-    asyncpg before that would run outside the transaction, so begin it now (sqlalchemy is pinned: these
-    names are exercised by tests/integration/test_group_commit.py)."""
+    asyncpg before that would run outside the transaction, so begin it now, as the adapter would. These
+    are the adapter's private names: kit/versions.py says why, and refuses to start with a SQLAlchemy they
+    were not tested with (tests/integration/test_group_commit.py exercises them)."""
     async with adapter._execute_mutex:
         if adapter._transaction is None:
             await adapter._start_transaction()

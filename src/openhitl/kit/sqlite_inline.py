@@ -1,8 +1,9 @@
 """SQLite on the event loop's own thread, for the single writer connection.
 
 aiosqlite runs every call (cursor, execute, fetch, close) as a job on a thread of its own: each is a thread
-hand-off and an event-loop wake-up, ~40 of them per write unit of work, which cost more CPU than SQLite
-itself (a write statement with WAL and `synchronous=NORMAL` takes microseconds). This connection has
+hand-off and an event-loop wake-up, several per statement, and together they cost more CPU than SQLite
+itself, which with WAL and `synchronous=NORMAL` writes without waiting for the disk (BENCHMARKS.md, "Where
+the create-request time goes"). This connection has
 aiosqlite's shape, so SQLAlchemy's aiosqlite dialect drives it unchanged, but its coroutines run the
 `sqlite3` calls in place.
 
@@ -143,7 +144,9 @@ class InlineConnection:
         self._open = True
 
     @property
-    def _connection(self) -> sqlite3.Connection | None:  # the dialect checks it before commit and rollback
+    def _connection(self) -> sqlite3.Connection | None:
+        # aiosqlite's private name, which SQLAlchemy's adapter checks before commit and rollback; the
+        # SQLAlchemy versions that do so are pinned and checked at start-up by kit/versions.py.
         return self.raw if self._open else None
 
     @property

@@ -27,7 +27,6 @@ from openhitl.requests import presenter, service
 from openhitl.requests.models import TERMINAL_STATUSES
 from openhitl.requests.schemas import RequestRead
 from openhitl.requests.service import Readable
-from openhitl.requests.states import CLOSING_EVENTS
 
 router = APIRouter(tags=["events"])
 KEEPALIVE_SECONDS = 15.0

@@ -7,8 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
 from openhitl.requests import repository
+from openhitl.requests.answers import ResponseDataError, plain_value
 from openhitl.requests.models import Request
-from openhitl.requests.response_types import ResponseConfigError, ResponseDataError, parse_config, plain_value
+from openhitl.requests.response_configs import ResponseConfigError, parse_config
 from openhitl.requests.schemas import (
     BroadcastRecipient,
     FeedbackRead,

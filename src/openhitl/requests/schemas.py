@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
 from openhitl.kit.bodies import JsonBody
 from openhitl.kit.pagination import PaginationInfo
-from openhitl.requests.response_types import RESPONSE_CONFIG_DESCRIPTION
+from openhitl.requests.response_configs import RESPONSE_CONFIG_DESCRIPTION
 
 ProcessingType = Literal["time-sensitive", "deferred"]
 ContentType = Literal["markdown", "image"]

@@ -22,14 +22,9 @@ from openhitl.loops.models import MANAGER_ROLES, Loop
 from openhitl.loops.service import loop_setting
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle, repository
+from openhitl.requests.answers import ResponseDataError, validate_default_response
 from openhitl.requests.models import PRIORITY_RANK, Feedback, Request
-from openhitl.requests.response_types import (
-    ResponseConfig,
-    ResponseConfigError,
-    ResponseDataError,
-    parse_config,
-    validate_default_response,
-)
+from openhitl.requests.response_configs import ResponseConfig, ResponseConfigError, parse_config
 from openhitl.requests.schemas import RequestCreate, RequestUpdate
 
 # Columns a request gets later in its life (claimed, answered, cancelled); create writes every other one.

@@ -16,13 +16,9 @@ from openhitl.loops.models import Loop, Membership
 from openhitl.loops.service import LoopAccess, active_member, new_invite_code
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle
+from openhitl.requests.answers import ResponseDataError, validate_response
 from openhitl.requests.models import Request, Response
-from openhitl.requests.response_types import (
-    ResponseConfigError,
-    ResponseDataError,
-    parse_config,
-    validate_response,
-)
+from openhitl.requests.response_configs import ResponseConfigError, parse_config
 from openhitl.reviewers import repository
 
 INVITE_CODE_LENGTH = 6

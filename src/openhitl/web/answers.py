@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from openhitl.kit.errors import BadRequest
-from openhitl.requests.response_types import ResponseConfig
+from openhitl.requests.response_configs import ResponseConfig
 
 
 def _number(raw: str, noun: str) -> int | float:

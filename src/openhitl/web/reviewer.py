@@ -18,7 +18,7 @@ from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
 from openhitl.notifications import service as notifications
 from openhitl.realtime.feed import latest_event_id
-from openhitl.requests.response_types import parse_config
+from openhitl.requests.response_configs import parse_config
 from openhitl.reviewers import repository, service
 from openhitl.reviewers.router import HISTORY_FILTERS, guard_guessing, review_item
 from openhitl.reviewers.schemas import ReviewItem
