@@ -9,9 +9,9 @@ from typing import Any
 
 import structlog
 
+from openhitl import channels
 from openhitl.accounts.keycache import KeyCache
 from openhitl.config import Settings
-from openhitl.delivery.timeouts import DeadlineSweeper
 from openhitl.delivery.worker import OutboxWorker
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
@@ -19,7 +19,8 @@ from openhitl.kit.ratelimit import RateLimiter, Throttle
 from openhitl.kit.state import AppState
 from openhitl.realtime import events
 from openhitl.realtime.feed import EventFeed
-from openhitl.realtime.notifier import make_notifier
+from openhitl.realtime.notifier import Notifier, make_notifier
+from openhitl.requests.deadlines import DeadlineSweeper
 
 log = structlog.get_logger("openhitl.runtime")
 SHUTDOWN_GRACE_SECONDS = 10
@@ -32,16 +33,18 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
     db.after_commit.append(api_keys.after_commit)
     notifier = make_notifier(backend=settings.notifier, database_url=db.url, redis_url=settings.redis_url)
     rate_limiter = RateLimiter(settings.rate_limit_per_hour, settings.redis_url)
-    return AppState(
+    state = AppState(
         settings=settings,
         db=db,
         clock=clock or Clock(),
         rate_limiter=rate_limiter,
         throttle=Throttle(rate_limiter.counters),
-        notifier=notifier,
-        feed=EventFeed(db, poll_seconds=settings.feed_poll_seconds),
-        api_keys=api_keys,
     )
+    state.add(Notifier, notifier)
+    state.add(EventFeed, EventFeed(db, poll_seconds=settings.feed_poll_seconds))
+    state.add(KeyCache, api_keys)
+    channels.wire()
+    return state
 
 
 class Background:
@@ -51,6 +54,8 @@ class Background:
         self.state = state
         self.worker = worker
         self.streams = streams
+        self.notifier = state.get(Notifier)
+        self.feed = state.get(EventFeed)
         self.sweeper = (
             DeadlineSweeper(state.db, state.clock, poll_seconds=state.settings.deadline_poll_seconds)
             if worker is not None
@@ -62,22 +67,22 @@ class Background:
     def _publish(self, info: dict[str, Any]) -> None:
         hint = info.get(events.HINTS)
         if hint:
-            self.state.notifier.publish(hint)
+            self.notifier.publish(hint)
 
     def _on_hint(self, hint: dict[str, Any]) -> None:
         if self.streams and ("events" in hint or "loops" in hint or "requests" in hint):
             last_event_id = hint.get("last_event_id")  # from another replica, perhaps an older version
-            self.state.feed.wake(last_event_id if type(last_event_id) is int else None)
+            self.feed.wake(last_event_id if type(last_event_id) is int else None)
         if self.worker is not None and hint.get("outbox"):
             self.worker.wake()
 
     async def start(self) -> None:
         state = self.state
-        await state.notifier.start()
+        await self.notifier.start()
         state.db.after_commit.append(self._publish)
-        state.notifier.add_listener(self._on_hint)
+        self.notifier.add_listener(self._on_hint)
         if self.streams:
-            await state.feed.start()
+            await self.feed.start()
         if self.worker is not None and self.sweeper is not None:
             self._tasks = [
                 asyncio.create_task(self.worker.run(self._stop), name="openhitl-outbox-worker"),
@@ -100,17 +105,17 @@ class Background:
                     with suppress(Exception):
                         await closer()
         if self.streams:
-            await self.state.feed.stop()
-        self.state.notifier.remove_listener(self._on_hint)
+            await self.feed.stop()
+        self.notifier.remove_listener(self._on_hint)
         with suppress(ValueError):
             self.state.db.after_commit.remove(self._publish)
-        await self.state.notifier.stop()
+        await self.notifier.stop()
 
     def stopped_tasks(self) -> list[str]:
         """Background tasks that ended while they should be running (a crash, or a stop not asked for)."""
         if self._stop.is_set():
             return []
-        tasks = [*self._tasks, *([self.state.feed.task] if self.streams and self.state.feed.task else [])]
+        tasks = [*self._tasks, *([self.feed.task] if self.streams and self.feed.task else [])]
         return [task.get_name() for task in tasks if task.done()]
 
     async def run_until(self, stop: asyncio.Event) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.accounts.models import User
 from openhitl.config import Settings
 from openhitl.delivery import fanout
-from openhitl.delivery.request_emails import wants_email
+from openhitl.delivery.fanout import wants_email
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Request
 
-from openhitl.accounts.auth import CurrentPrincipal
+from openhitl.accounts.auth import CurrentPrincipal, LoopsWrite
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest, NotFound, TooManyRequests
 from openhitl.kit.guessing import client_address, guarded_lookup
@@ -16,6 +16,7 @@ from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
 from openhitl.loops.models import Loop
+from openhitl.loops.schemas import DeletedData, LoopDeleted
 from openhitl.realtime.events import closing
 from openhitl.requests.models import PRIORITIES
 from openhitl.requests.models import Request as ReviewRequest
@@ -38,6 +39,9 @@ from openhitl.reviewers.schemas import (
 
 INBOX_VIEWS = ("queue", "history")
 router = APIRouter(tags=["reviewers"])
+# Deleting a loop cancels its open requests, so it sits here, above loops/ and requests/; documented with
+# the other loop routes.
+loop_router = APIRouter(tags=["loops"])
 ERRORS = error_responses(400, 401, 403, 404, 409, 429)
 HISTORY_FILTERS = {
     "all": None,
@@ -263,4 +267,34 @@ async def respond_to_request(
             )
         ),
         "Response submitted",
+    )
+
+
+@loop_router.delete("/loops/{loop_id}", responses=error_responses(400, 401, 403, 404, 429))
+async def delete_loop(
+    loop_id: LoopId, principal: LoopsWrite, session: WriteSession, state: State
+) -> Envelope[LoopDeleted]:
+    """Delete a loop with its memberships, requests, responses and feedback. Only the creator may.
+
+    Open requests (pending or claimed) are not dropped silently: in the same transaction they are cancelled
+    first, with the reason "The loop was deleted", as `DELETE /requests/{id}` would cancel them. Each one's
+    `request.cancelled` event is in the feed, its `callback_url` and matching webhooks are called, and
+    callers waiting on it (`?wait=` long-polls, `GET /requests/{id}/events`) are answered with the cancelled
+    request. `deleted_data.requests_cancelled` lists them. After that the requests are gone: reading one
+    answers 404."""
+    access = await loops_service.get_access(session, loop_id=loop_id, user_id=principal.user_id)
+    now = state.clock.now()
+    deleted = await service.delete_loop(session, access=access, actor_id=principal.user_id, now=now)
+    return ok(
+        LoopDeleted(
+            loop_id=loop_id,
+            deleted_at=now,
+            deleted_data=DeletedData(
+                members_removed=deleted.members,
+                requests_deleted=deleted.requests,
+                responses_deleted=deleted.responses,
+                requests_cancelled=deleted.cancelled,
+            ),
+        ),
+        "Loop deleted successfully",
     )

@@ -12,7 +12,7 @@ from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Valid
 from openhitl.kit.ids import new_id
 from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import Loop, Membership
-from openhitl.loops.service import LoopAccess, active_member, new_invite_code
+from openhitl.loops.service import LoopAccess, active_member
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle
 from openhitl.requests.models import Request, Response
@@ -25,6 +25,7 @@ from openhitl.requests.response_types import (
 from openhitl.reviewers import repository
 
 INVITE_CODE_LENGTH = 6
+LOOP_DELETED = "The loop was deleted"
 
 
 @dataclass(frozen=True)
@@ -98,39 +99,37 @@ async def release_all(session: AsyncSession, *, loop_id: str, user_id: str, now:
         )
 
 
-async def regenerate_invite_code(
-    session: AsyncSession, *, access: LoopAccess, actor_id: str, now: datetime
-) -> str:
-    access.loop.invite_code = await new_invite_code(session)
-    access.loop.updated_at = now
-    await session.flush()
-    await append_event(
-        session, type="loop.invite_code_regenerated", at=now, loop_id=access.loop.id, actor_id=actor_id
-    )
-    return access.loop.invite_code
+@dataclass(frozen=True)
+class Deleted:
+    members: int
+    requests: int
+    responses: int
+    cancelled: list[str]  # ids of the requests that were still open
 
 
-async def set_role(
-    session: AsyncSession, *, access: LoopAccess, user_id: str, role: str, now: datetime
-) -> Membership:
+async def delete_loop(session: AsyncSession, *, access: LoopAccess, actor_id: str, now: datetime) -> Deleted:
+    """Deletes the loop and everything in it. Its open requests are cancelled first, through the lifecycle
+    and in the same transaction: their callers get the `request.cancelled` event, webhook and callback,
+    and whoever waits on them is answered, before the requests go with the loop."""
     if not access.is_creator:
-        raise Forbidden("Only the loop creator can change roles")
-    membership = await loops_repository.get_member(session, loop_id=access.loop.id, user_id=user_id)
-    if membership is None:
-        raise NotFound("Member not found in this loop")
-    if membership.role == "creator":
-        raise BadRequest("The loop creator's role cannot be changed")
-    membership.role = role
-    await session.flush()
-    await append_event(
+        raise Forbidden("Access denied to this loop")
+    loop_id = access.loop.id
+    await loops_repository.lock(
+        session, loop_id
+    )  # no request joins the loop between the cancel and the delete
+    cancelled = await lifecycle.apply_all(
         session,
-        type="loop.member_role_changed",
-        at=now,
-        loop_id=access.loop.id,
-        actor_id=access.membership.user_id,
-        data={"user_id": user_id, "role": role},
+        lifecycle.CANCEL,
+        where=Request.loop_id == loop_id,
+        now=now,
+        actor_id=actor_id,
+        values=lifecycle.cancelled(now, LOOP_DELETED),
+        event_data={"reason": LOOP_DELETED},
     )
-    return membership
+    members, requests, responses = await repository.count_loop_contents(session, loop_id)
+    await loops_repository.delete_loop(session, loop_id)
+    await append_event(session, type="loop.deleted", at=now, loop_id=loop_id, actor_id=actor_id)
+    return Deleted(members, requests, responses, [request.id for request in cancelled])
 
 
 async def _get(session: AsyncSession, *, request_id: str, user_id: str) -> tuple[Request, Loop]:

@@ -4,9 +4,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from openhitl.delivery.push import URGENCY_BY_PRIORITY, Notification, enqueue_push
-from openhitl.delivery.request_emails import enqueue_request_email, snippet, wants_email
+from openhitl.delivery.fanout import wants_email
 from openhitl.notifications import repository
+from openhitl.notifications.emails import enqueue_request_email, snippet
+from openhitl.notifications.push import URGENCY_BY_PRIORITY, Notification, enqueue_push
 from openhitl.requests.models import Request
 
 BODY_LENGTH = 200

@@ -28,11 +28,6 @@ FOOTER = (
 )
 
 
-def wants_email(*, priority: str, processing_type: str) -> bool:
-    """Emails go out for critical requests and deferred ones (which push nobody at once)."""
-    return priority == "critical" or processing_type == "deferred"
-
-
 async def enqueue_request_email(
     session: AsyncSession, *, user_id: str, request_id: str, now: datetime
 ) -> None:
