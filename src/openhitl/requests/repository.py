@@ -10,10 +10,12 @@ from sqlalchemy.orm import aliased
 
 from openhitl.accounts.models import User
 from openhitl.delivery.models import PushSubscription, WebhookEndpoint
+from openhitl.kit.errors import BadRequest
+from openhitl.kit.ids import is_valid_id
 from openhitl.kit.prepared import Statements, driver
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
 from openhitl.realtime.models import Event
-from openhitl.requests.models import Feedback, IdempotencyKey, Request
+from openhitl.requests.models import PRIORITIES, STATUSES, Feedback, IdempotencyKey, Request
 
 SORTS = ("created_at_desc", "created_at_asc", "priority_desc", "status_asc")
 
@@ -244,3 +246,27 @@ async def audit_trail(session: AsyncSession, request_id: str) -> list[tuple[Even
         .order_by(Event.id)
     )
     return [(event, name) for event, name in (await session.execute(statement)).all()]
+
+
+STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
+
+
+def parse_filters(
+    status: str | None, priority: str | None, loop_id: str | None, sort: str | None
+) -> RequestFilters:
+    if status:
+        status = STATUS_ALIASES.get(status, status)
+        if status not in STATUSES:
+            raise BadRequest("Invalid status filter value", f"status must be one of: {', '.join(STATUSES)}")
+    if priority and priority not in PRIORITIES:
+        raise BadRequest("Invalid priority filter value", f"priority must be one of: {', '.join(PRIORITIES)}")
+    if loop_id and not is_valid_id(loop_id):
+        raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
+    if sort and sort not in SORTS:
+        raise BadRequest("Invalid sort value", f"sort must be one of: {', '.join(SORTS)}")
+    return RequestFilters(
+        status=status or None,
+        priority=priority or None,
+        loop_id=loop_id or None,
+        sort=sort or "created_at_desc",
+    )

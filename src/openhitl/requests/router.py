@@ -19,7 +19,7 @@ from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import service as loops_service
 from openhitl.requests import presenter, repository, service, waiting
 from openhitl.requests.models import PRIORITIES, STATUSES
-from openhitl.requests.repository import SORTS, RequestFilters
+from openhitl.requests.repository import SORTS, STATUS_ALIASES, parse_filters
 from openhitl.requests.schemas import (
     CancelBody,
     FeedbackBody,
@@ -37,29 +37,7 @@ from openhitl.requests.schemas import (
 
 router = APIRouter(tags=["requests"])
 COMMON_ERRORS = error_responses(400, 401, 403, 404, 429)
-STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
 MAX_WAIT_SECONDS = 60
-
-
-def parse_filters(
-    status: str | None, priority: str | None, loop_id: str | None, sort: str | None
-) -> RequestFilters:
-    if status:
-        status = STATUS_ALIASES.get(status, status)
-        if status not in STATUSES:
-            raise BadRequest("Invalid status filter value", f"status must be one of: {', '.join(STATUSES)}")
-    if priority and priority not in PRIORITIES:
-        raise BadRequest("Invalid priority filter value", f"priority must be one of: {', '.join(PRIORITIES)}")
-    if loop_id and not is_valid_id(loop_id):
-        raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
-    if sort and sort not in SORTS:
-        raise BadRequest("Invalid sort value", f"sort must be one of: {', '.join(SORTS)}")
-    return RequestFilters(
-        status=status or None,
-        priority=priority or None,
-        loop_id=loop_id or None,
-        sort=sort or "created_at_desc",
-    )
 
 
 StatusQuery = Annotated[

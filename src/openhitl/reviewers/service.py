@@ -6,10 +6,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request as HTTPRequest
 
 from openhitl.delivery import fanout
-from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from openhitl.kit.guessing import client_address
 from openhitl.kit.ids import new_id
+from openhitl.kit.state import AppState
 from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import Loop, Membership
 from openhitl.loops.service import LoopAccess, active_member
@@ -281,3 +284,12 @@ async def respond(
     await _touch_member(session, loop_id=loop.id, user_id=user_id, now=now)
     await session.flush()
     return answered, loop
+
+
+async def guard_guessing(state: AppState, request: HTTPRequest, user_id: str) -> None:
+    address = client_address(request)
+    settings = state.settings
+    if not await state.throttle.allow("join-user", user_id, settings.join_attempts_per_minute) or not (
+        await state.throttle.allow("join-address", address, settings.join_attempts_per_minute_per_address)
+    ):
+        raise TooManyRequests("Too many invite code attempts", "Wait a minute before trying again")
