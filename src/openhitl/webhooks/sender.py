@@ -113,7 +113,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 @dataclass(frozen=True)
 class Queued:
-    """An outbox payload of kind "webhook", as delivery.webhooks writes it."""
+    """An outbox payload of kind "webhook", as webhooks/messages.py writes it."""
 
     url: str
     body: bytes

@@ -21,7 +21,7 @@ from openhitl.webhooks.messages import (
 from openhitl.webhooks.schemas import WebhookCreate, WebhookUpdate
 
 UPDATABLE = ("url", "events", "secret", "rotate_secret", "description", "enabled")
-# Standard Webhooks asks for keys of 24 to 64 bytes; ours are 32 (delivery.webhooks.SECRET_BYTES).
+# Standard Webhooks asks for keys of 24 to 64 bytes; ours are 32 (messages.SECRET_BYTES).
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
 
