@@ -13,18 +13,11 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 import openhitl
-from openhitl.accounts.links import router as links_router
 from openhitl.accounts.router import router as accounts_router
 from openhitl.accounts.schemas import EmailLinkRequest, SignIn, SignUp
 from openhitl.accounts.sessions import SESSION_COOKIE
-from openhitl.accounts.signin import router as signin_router
 from openhitl.config import Settings
 from openhitl.delivery.email import EMAIL_KIND, email_handler, email_sender
-from openhitl.delivery.push import PUSH_KIND
-from openhitl.delivery.push_sender import PushSender
-from openhitl.delivery.request_emails import DIGEST_KIND, REQUEST_EMAIL_KIND, RequestEmails
-from openhitl.delivery.webhook_sender import WebhookSender
-from openhitl.delivery.webhooks import WEBHOOK_KIND
 from openhitl.delivery.worker import Handler, OutboxWorker
 from openhitl.kit.bodies import declare_storable_text
 from openhitl.kit.clock import Clock
@@ -34,15 +27,23 @@ from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
 from openhitl.mcp_server.http import mount_mcp
+from openhitl.notifications.emails import DIGEST_KIND, REQUEST_EMAIL_KIND, RequestEmails
+from openhitl.notifications.push import PUSH_KIND
+from openhitl.notifications.push_sender import PushSender
 from openhitl.notifications.router import router as notifications_router
 from openhitl.ops.metrics import count_response
 from openhitl.ops.router import router as ops_router
-from openhitl.realtime.router import router as realtime_router
 from openhitl.requests.router import router as requests_router
+from openhitl.reviewers.router import loop_router as loop_deletion_router
 from openhitl.reviewers.router import router as reviewers_router
 from openhitl.runtime import Background, build_state
+from openhitl.streams.router import router as realtime_router
 from openhitl.web import install as install_web
+from openhitl.web.links import router as links_router
+from openhitl.web.signin import router as signin_router
+from openhitl.webhooks.messages import WEBHOOK_KIND
 from openhitl.webhooks.router import router as webhooks_router
+from openhitl.webhooks.sender import WebhookSender
 
 # HITL.sh clients use /v1/api (production), /v1 (the OpenAPI reference) and /api/v1 (newer clients).
 API_PREFIXES = ("/v1/api", "/v1", "/api/v1")
@@ -68,6 +69,7 @@ def api_router() -> APIRouter:
     api.include_router(realtime_router)
     api.include_router(reviewers_router)
     api.include_router(loops_router)
+    api.include_router(loop_deletion_router)
     api.include_router(accounts_router)
     api.include_router(notifications_router)
     api.include_router(webhooks_router)

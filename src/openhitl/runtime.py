@@ -10,8 +10,8 @@ from typing import Any
 import structlog
 
 from openhitl.accounts.keycache import KeyCache
+from openhitl.channels import Channels
 from openhitl.config import Settings
-from openhitl.delivery.timeouts import DeadlineSweeper
 from openhitl.delivery.worker import OutboxWorker
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
@@ -20,16 +20,17 @@ from openhitl.kit.state import AppState
 from openhitl.kit.work import UnitOfWork
 from openhitl.realtime import events
 from openhitl.realtime.feed import EventFeed
-from openhitl.realtime.notifier import make_notifier
+from openhitl.realtime.notifier import Notifier, make_notifier
+from openhitl.requests.deadlines import DeadlineSweeper
 
 log = structlog.get_logger("openhitl.runtime")
 SHUTDOWN_GRACE_SECONDS = 10
 
 
 def open_database(settings: Settings, *, pool_size: int | None = None) -> Database:
-    """The database, its event log writer listening; for commands that need no more of the app."""
+    """The database with its event log writer and channels; for commands that need no more of the app."""
     db = Database(settings.resolved_database_url, pool_size=pool_size or settings.db_pool_size)
-    db.listen(before_commit=[events.log_writer(db)], after_commit=[])
+    db.listen(before_commit=[events.log_writer(db)], after_commit=[], channels=Channels())
     return db
 
 
@@ -48,18 +49,20 @@ def build_state(settings: Settings, clock: Clock | None = None) -> AppState:
     db.listen(
         before_commit=[events.log_writer(db)],
         after_commit=[feed.committed, api_keys.after_commit, publish_hints],
+        channels=Channels(),
     )
     rate_limiter = RateLimiter(settings.rate_limit_per_hour, settings.redis_url)
-    return AppState(
+    state = AppState(
         settings=settings,
         db=db,
         clock=clock or Clock(),
         rate_limiter=rate_limiter,
         throttle=Throttle(rate_limiter.counters),
-        notifier=notifier,
-        feed=feed,
-        api_keys=api_keys,
     )
+    state.add(Notifier, notifier)
+    state.add(EventFeed, feed)
+    state.add(KeyCache, api_keys)
+    return state
 
 
 class Background:
@@ -69,6 +72,8 @@ class Background:
         self.state = state
         self.worker = worker
         self.streams = streams
+        self.notifier = state.get(Notifier)
+        self.feed = state.get(EventFeed)
         self.sweeper = (
             DeadlineSweeper(state.db, state.clock, poll_seconds=state.settings.deadline_poll_seconds)
             if worker is not None
@@ -80,16 +85,15 @@ class Background:
     def _on_hint(self, hint: dict[str, Any]) -> None:
         if self.streams and ("events" in hint or "loops" in hint or "requests" in hint):
             last_event_id = hint.get("last_event_id")  # from another replica, perhaps an older version
-            self.state.feed.wake(last_event_id if type(last_event_id) is int else None)
+            self.feed.wake(last_event_id if type(last_event_id) is int else None)
         if self.worker is not None and hint.get("outbox"):
             self.worker.wake()
 
     async def start(self) -> None:
-        state = self.state
-        await state.notifier.start()
-        state.notifier.add_listener(self._on_hint)
+        await self.notifier.start()
+        self.notifier.add_listener(self._on_hint)
         if self.streams:
-            await state.feed.start()
+            await self.feed.start()
         if self.worker is not None and self.sweeper is not None:
             self._tasks = [
                 asyncio.create_task(self.worker.run(self._stop), name="openhitl-outbox-worker"),
@@ -112,15 +116,15 @@ class Background:
                     with suppress(Exception):
                         await closer()
         if self.streams:
-            await self.state.feed.stop()
-        self.state.notifier.remove_listener(self._on_hint)
-        await self.state.notifier.stop()
+            await self.feed.stop()
+        self.notifier.remove_listener(self._on_hint)
+        await self.notifier.stop()
 
     def stopped_tasks(self) -> list[str]:
         """Background tasks that ended while they should be running (a crash, or a stop not asked for)."""
         if self._stop.is_set():
             return []
-        tasks = [*self._tasks, *([self.state.feed.task] if self.streams and self.state.feed.task else [])]
+        tasks = [*self._tasks, *([self.feed.task] if self.streams and self.feed.task else [])]
         return [task.get_name() for task in tasks if task.done()]
 
     async def run_until(self, stop: asyncio.Event) -> None:

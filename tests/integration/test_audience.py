@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from openhitl.accounts.models import User
+from openhitl.channels import Channels
 from openhitl.delivery import fanout
 from openhitl.delivery.models import OutboxMessage, PushSubscription, WebhookEndpoint
 from openhitl.kit.db import Database
@@ -183,6 +184,7 @@ async def scenario(session: WritingSession, setup: tuple[str, str, str, str, str
 
 @pytest.fixture
 async def database(db: Database) -> AsyncIterator[Database]:
+    db.listen(before_commit=[], after_commit=[], channels=Channels())  # delivery as the app wires it
     yield db
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from openhitl.realtime import stream
-from openhitl.realtime.feed import events_after
+from openhitl.realtime.feed import EventFeed, events_after
 from tests.integration.reviewing import Team, make_team, wait_for_status
 from tests.support.live import Account, LiveServer
 from tests.support.sse import SseListener, parse_events
@@ -146,7 +146,7 @@ def test_a_request_times_out_when_its_deadline_passes(server: LiveServer) -> Non
     with team.http(reviewer) as http:
         assert http.post(f"/v1/api/requests/{claimed}/claim").status_code == 200
     with server.clock.shifted(61):
-        server.state.feed.wake()
+        server.state.get(EventFeed).wake()
         timed_out = wait_for_status(team, pending, "timeout")
         assert timed_out["status"] == "timeout"
         assert timed_out["response_data"] is None and timed_out["default_response"] == "Reject"
@@ -231,7 +231,7 @@ def test_a_stream_that_the_client_closes_leaves_no_subscriber_behind(server: Liv
     account = server.account()
 
     def streams() -> int:
-        return server.state.feed.subscriber_count_of(account.user_id)
+        return server.state.get(EventFeed).subscriber_count_of(account.user_id)
 
     with httpx.stream("GET", f"{server.url}/v1/api/events", headers=bearer(account), timeout=30) as answer:
         lines = answer.iter_lines()  # kept: a dropped iterator would close the response

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from openhitl.realtime import router as realtime_router
-from openhitl.realtime.feed import events_after
+from openhitl.realtime.feed import EventFeed, events_after
+from openhitl.streams import router as realtime_router
 from tests.conftest import BACKENDS
 from tests.integration.reviewing import Team, make_team
 from tests.integration.webhooking import create_webhook, eventually, fast_server, webhook_key
@@ -58,8 +58,10 @@ def test_deleting_a_loop_cancels_its_open_requests_and_tells_everyone_waiting(
         SseListener(stream_url, headers=bearer(team)) as stream,
     ):
         long_poll = pool.submit(owner.get, f"/v1/api/requests/{pending}", params={"wait": 60})
-        eventually(lambda: server.state.feed.waiting_on(pending) == 1, what="the long-poll to be parked")
-        assert server.state.feed.waiting_on(claimed) == 1
+        eventually(
+            lambda: server.state.get(EventFeed).waiting_on(pending) == 1, what="the long-poll to be parked"
+        )
+        assert server.state.get(EventFeed).waiting_on(claimed) == 1
         claim(team, claimed)  # the stream reads the request again, open still
         assert feed.next().event == "request.claimed"
         time.sleep(0.3)  # the long-poll's first read after it subscribed, and the stream's read
@@ -130,7 +132,9 @@ def test_a_request_stream_kept_alive_past_a_claim_hears_the_cancellation(
     request_id = team.ask(callback_url=None)
     url = f"{server.url}/v1/api/requests/{request_id}/events"
     with SseListener(url, headers=bearer(team)) as stream, team.http(team.owner) as owner:
-        eventually(lambda: server.state.feed.waiting_on(request_id) == 1, what="the stream to be parked")
+        eventually(
+            lambda: server.state.get(EventFeed).waiting_on(request_id) == 1, what="the stream to be parked"
+        )
         claim(team, request_id)
         time.sleep(0.5)  # keep-alives pass: the stream's open request is now the one read after the claim
         assert owner.delete(f"/v1/api/loops/{team.loop_id}").status_code == 200

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from openhitl.delivery.models import OutboxMessage, PushSubscription
-from openhitl.delivery.request_emails import digest_window
 from openhitl.kit.ids import new_id
 from openhitl.migrations import upgrade
+from openhitl.notifications.emails import digest_window
 from tests.conftest import BACKENDS, make_settings, start_server
 from tests.integration.reviewing import Team, make_team
 from tests.support import web

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from openhitl.delivery.timeouts import DeadlineSweeper
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
+from openhitl.requests.deadlines import DeadlineSweeper
 
 pytestmark = pytest.mark.anyio
 

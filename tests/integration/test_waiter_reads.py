@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from openhitl.realtime.feed import Subscriber
-from openhitl.realtime.router import Seen, read_request, wait_until_closed
+from openhitl.realtime.feed import EventFeed, Subscriber
+from openhitl.requests.waiting import Seen, read_request, wait_until_closed
 from tests.conftest import BACKENDS, start_server
 from tests.integration.reviewing import make_team
 from tests.support.live import LiveServer
@@ -55,7 +55,7 @@ def test_a_waiter_answers_a_close_this_process_committed_without_reading(server:
     state = server.state
 
     async def park() -> tuple[Subscriber, Seen]:
-        subscriber = state.feed.subscribe(user_id=None, requests=[request_id])
+        subscriber = state.get(EventFeed).subscribe(user_id=None, requests=[request_id])
         return subscriber, await read_request(
             state, request_id=request_id, user_id=team.owner.user_id, render=True
         )
@@ -80,7 +80,7 @@ def test_a_waiter_answers_a_close_this_process_committed_without_reading(server:
             )
         finally:
             event.remove(engine, "before_cursor_execute", record)
-            state.feed.unsubscribe(subscriber)
+            state.get(EventFeed).unsubscribe(subscriber)
 
     answered = server.run(wait())
     assert statements == []

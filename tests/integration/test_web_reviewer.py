@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from openhitl.realtime.feed import EventFeed
 from tests.integration.reviewing import Team, make_team, wait_for_status
 from tests.support.live import LiveServer
 from tests.support.web import PASSWORD, browser, finish_sign_up, form_token, sign_up
@@ -215,7 +216,7 @@ def test_history_counts_answered_and_timed_out(server: LiveServer, team: Team) -
         token = form_token(http, "/")
         http.post(f"/requests/{answered}/respond", data={"csrf_token": token, "answer": "Approve"})
         with server.clock.shifted(61):
-            server.state.feed.wake()
+            server.state.get(EventFeed).wake()
             assert wait_for_status(team, missed, "timeout")["status"] == "timeout"
         page = http.get("/history")
         timed_out = http.get("/history?status=timeout")

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from openhitl.delivery.models import OutboxMessage
-from openhitl.delivery.webhook_sender import WebhookSender
-from openhitl.delivery.webhooks import PENDING_BODY, WEBHOOK_KIND, request_event_body
 from openhitl.delivery.worker import OutboxWorker
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.requests.models import Request
+from openhitl.webhooks.messages import PENDING_BODY, WEBHOOK_KIND, request_event_body
+from openhitl.webhooks.sender import WebhookSender
 from tests.conftest import BACKENDS
 from tests.integration.reviewing import Team, make_team
 from tests.integration.webhooking import create_webhook, fast_server, webhook_key

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from openhitl import AsyncClient, Client
+from openhitl.realtime.feed import EventFeed
 from tests.integration.reviewing import Team, make_team
 from tests.support.live import LiveServer
 
@@ -72,5 +73,5 @@ def cancel_when_asked(team: Team) -> str:
 def deadlines_passed(server: LiveServer) -> Iterator[None]:
     """Inside the block the server's clock is past every deadline of the requests asked so far."""
     with server.clock.shifted(MAX_TIMEOUT_SECONDS + 1):
-        server.state.feed.wake()
+        server.state.get(EventFeed).wake()
         yield

@@ -272,7 +272,7 @@ def test_a_globally_reachable_receivers_answer_is_kept(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The contrast: an answer from a public address stays in the log (loopback stands in for one here)."""
-    from openhitl.delivery import webhook_sender
+    from openhitl.webhooks import sender as webhook_sender
 
     monkeypatch.setattr(webhook_sender, "is_globally_reachable", lambda address: True)
     with Receiver() as public, server.client(full_access_account(server, "ssrf")) as http:

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from openhitl.delivery.push_sender import origin
-from openhitl.delivery.request_emails import digest_window, snippet
 from openhitl.kit.errors import ValidationFailed
+from openhitl.notifications.emails import digest_window, snippet
+from openhitl.notifications.push_sender import origin
 from openhitl.notifications.service import check_endpoint
 
 

@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from openhitl.delivery.webhooks import new_secret, signature_headers, signing_key
 from openhitl.webhooks.filters import InvalidFilter, matches, normalise
+from openhitl.webhooks.messages import new_secret, signature_headers, signing_key
 
 LOOP = "0123456789abcdef01234567"
 OTHER_LOOP = "fedcba9876543210fedcba98"

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from openhitl.accounts import repository, sessions
-from openhitl.accounts.keycache import KeyOwner
+from openhitl.accounts.keycache import KeyCache, KeyOwner
 from openhitl.config import Settings
 from openhitl.kit.crypto import token_digest
 from openhitl.kit.errors import Forbidden, TooManyRequests, Unauthorized
@@ -51,16 +51,16 @@ def _bearer_token(header: str) -> str:
 
 
 async def _key_owner(state: AppState, digest: str, now: datetime) -> KeyOwner | None:
-    cached = state.api_keys.get(digest, now)
+    cached = state.get(KeyCache).get(digest, now)
     if cached is not None:
         return cached
-    generation = state.api_keys.generation
+    generation = state.get(KeyCache).generation
     async with state.db.lookup() as session:
         row = await repository.get_key_with_owner(session, digest)
     if row is None:
         return None
     owner = KeyOwner.from_row(row)
-    state.api_keys.put(digest, owner, now=now, generation=generation)
+    state.get(KeyCache).put(digest, owner, now=now, generation=generation)
     return owner
 
 
@@ -78,7 +78,7 @@ async def _from_api_key(request: Request, state: AppState, header: str) -> Princ
             await repository.touch_key(
                 session, api_key_id=row.api_key_id, now=now, stale_before=now - KEY_TOUCH_INTERVAL
             )
-        state.api_keys.touched(digest, now)
+        state.get(KeyCache).touched(digest, now)
     rate_limit = None
     if state.rate_limiter.enabled:
         rate_limit = await state.rate_limiter.hit(row.api_key_id, now)

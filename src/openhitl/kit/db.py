@@ -160,6 +160,7 @@ class Database:
             )
         self.before_commit: tuple[BeforeCommit, ...] = ()
         self.after_commit: tuple[AfterCommit, ...] = ()
+        self.channels: Any = None
         # SQLite has one writer: one batch at a time. PostgreSQL runs a few side by side.
         self.group_commit = GroupCommit(
             self, drainers=1 if self.dialect == "sqlite" else max(1, pool_size // 2)
@@ -174,10 +175,18 @@ class Database:
             self.lookup_engine, class_=ReadingSession, expire_on_commit=False, autoflush=False
         )
 
-    def listen(self, *, before_commit: Sequence[BeforeCommit], after_commit: Sequence[AfterCommit]) -> None:
-        """Wires what runs at every commit, in this order. Called once, where the app is built."""
+    def listen(
+        self,
+        *,
+        before_commit: Sequence[BeforeCommit],
+        after_commit: Sequence[AfterCommit],
+        channels: Any = None,
+    ) -> None:
+        """Wires what runs at every commit, in this order, and the channels changes reach (delivery/fanout.py).
+        Called once, where the app is built."""
         self.before_commit = tuple(before_commit)
         self.after_commit = tuple(after_commit)
+        self.channels = channels
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[WritingSession]:
@@ -188,7 +197,7 @@ class Database:
         replicas): each runs on its own, and one that fails is logged, never reported as a failed write.
         """
         async with self._writer() as session:
-            work = session.work = UnitOfWork()
+            work = session.work = UnitOfWork(channels=self.channels)
             async with session.begin():
                 yield session
                 for hook in self.before_commit:

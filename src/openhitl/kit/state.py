@@ -1,7 +1,12 @@
-"""What the app holds for its lifetime, reached by dependencies through `app_state`."""
+"""What the app holds for its lifetime, reached by dependencies through `app_state`.
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+The ground floor's parts are fields; the parts a domain owns (the event feed, the API key cache, the
+notifier) are kept by their type, so kit/ need not know them: `state.get(EventFeed)`. The app adds them
+once, where it is built (runtime.build_state).
+"""
+
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from fastapi import Request
 
@@ -10,10 +15,7 @@ from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.kit.ratelimit import RateLimiter, Throttle
 
-if TYPE_CHECKING:
-    from openhitl.accounts.keycache import KeyCache
-    from openhitl.realtime.feed import EventFeed
-    from openhitl.realtime.notifier import Notifier
+Part = TypeVar("Part")
 
 
 @dataclass
@@ -23,9 +25,19 @@ class AppState:
     clock: Clock
     rate_limiter: RateLimiter
     throttle: Throttle
-    notifier: "Notifier"
-    feed: "EventFeed"
-    api_keys: "KeyCache"
+    parts: dict[type, object] = field(default_factory=dict)
+
+    def add(self, kind: type[Part], part: Part) -> None:
+        """Keeps `part` for the app's lifetime, found by `kind` (one of each kind)."""
+        if kind in self.parts:
+            raise ValueError(f"the app already holds a {kind.__name__}")
+        self.parts[kind] = part
+
+    def get(self, kind: type[Part]) -> Part:
+        try:
+            return cast(Part, self.parts[kind])
+        except KeyError:
+            raise LookupError(f"the app holds no {kind.__name__}: runtime.build_state adds it") from None
 
 
 async def app_state(request: Request) -> AppState:

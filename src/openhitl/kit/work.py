@@ -47,6 +47,8 @@ class UnitOfWork:
     cache: dict[Any, Any] = field(default_factory=dict)
     # The driver connection under the transaction, and writes deferred to just before the commit
     # (None: write at once), both kit/prepared.py's.
+    # What a change sets in motion (webhooks, pushes, emails): delivery/fanout.py's, wired by Database.listen.
+    channels: Any = None
     driver: "Driver | None" = None
     deferred: "dict[Statements, list[Mapping[str, Any]]] | None" = None
 

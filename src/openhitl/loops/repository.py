@@ -2,12 +2,11 @@
 
 from collections import defaultdict
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
 from openhitl.loops.models import Loop, Membership
-from openhitl.requests.models import Request, Response
 
 
 async def get_with_membership(
@@ -59,18 +58,6 @@ async def invite_code_taken(session: AsyncSession, code: str) -> bool:
 async def active_member_ids(session: AsyncSession, loop_id: str) -> list[str]:
     statement = select(Membership.user_id).where(Membership.loop_id == loop_id, Membership.status == "active")
     return list((await session.execute(statement)).scalars())
-
-
-async def count_loop_contents(session: AsyncSession, loop_id: str) -> tuple[int, int, int]:
-    members = await session.scalar(select(func.count()).where(Membership.loop_id == loop_id))
-    requests = await session.scalar(select(func.count()).where(Request.loop_id == loop_id))
-    responses = await session.scalar(
-        select(func.count())
-        .select_from(Response)
-        .join(Request, Request.id == Response.request_id)
-        .where(Request.loop_id == loop_id)
-    )
-    return int(members or 0), int(requests or 0), int(responses or 0)
 
 
 async def lock(session: AsyncSession, loop_id: str) -> None:

@@ -19,14 +19,12 @@ from openhitl.loops import invitations, repository, service
 from openhitl.loops.models import Loop, Membership
 from openhitl.loops.qr import qr_data_url, qr_png
 from openhitl.loops.schemas import (
-    DeletedData,
     InvitationOutcome,
     InvitationsCreate,
     InvitationsSent,
     InviteCode,
     LoopCreate,
     LoopCreated,
-    LoopDeleted,
     LoopList,
     LoopOne,
     LoopRead,
@@ -40,7 +38,6 @@ from openhitl.loops.schemas import (
     MemberStatistics,
 )
 from openhitl.loops.service import LoopAccess
-from openhitl.reviewers import service as reviewer_service
 
 router = APIRouter(tags=["loops"])
 qr_router = APIRouter(tags=["loops"])
@@ -143,36 +140,6 @@ async def update_loop(
     await service.update(session, access=access, data=body, actor_id=principal.user_id, now=state.clock.now())
     loop = await _present(session, access, public_base_url(request, state.settings), principal.user_id)
     return ok(LoopOne(loop=loop), "Loop updated successfully")
-
-
-@router.delete("/loops/{loop_id}", responses=COMMON_ERRORS)
-async def delete_loop(
-    loop_id: LoopId, principal: LoopsWrite, session: WriteSession, state: State
-) -> Envelope[LoopDeleted]:
-    """Delete a loop with its memberships, requests, responses and feedback. Only the creator may.
-
-    Open requests (pending or claimed) are not dropped silently: in the same transaction they are cancelled
-    first, with the reason "The loop was deleted", as `DELETE /requests/{id}` would cancel them. Each one's
-    `request.cancelled` event is in the feed, its `callback_url` and matching webhooks are called, and
-    callers waiting on it (`?wait=` long-polls, `GET /requests/{id}/events`) are answered with the cancelled
-    request. `deleted_data.requests_cancelled` lists them. After that the requests are gone: reading one
-    answers 404."""
-    access = await service.get_access(session, loop_id=loop_id, user_id=principal.user_id)
-    now = state.clock.now()
-    deleted = await service.delete(session, access=access, actor_id=principal.user_id, now=now)
-    return ok(
-        LoopDeleted(
-            loop_id=loop_id,
-            deleted_at=now,
-            deleted_data=DeletedData(
-                members_removed=deleted.members,
-                requests_deleted=deleted.requests,
-                responses_deleted=deleted.responses,
-                requests_cancelled=deleted.cancelled,
-            ),
-        ),
-        "Loop deleted successfully",
-    )
 
 
 @router.get("/loops/{loop_id}/members", responses=COMMON_ERRORS)
@@ -280,7 +247,7 @@ async def regenerate_invite_code(
 ) -> Envelope[InviteCode]:
     """Replace the loop's invite code; the old code, link and QR code stop working at once."""
     access = await service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
-    code = await reviewer_service.regenerate_invite_code(
+    code = await service.regenerate_invite_code(
         session, access=access, actor_id=principal.user_id, now=state.clock.now()
     )
     base = public_base_url(request, state.settings)
@@ -308,9 +275,7 @@ async def update_member(
 ) -> Envelope[MemberOne]:
     """Make a member an admin (who may create requests and see all of the loop's), or a member again."""
     access = await service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
-    await reviewer_service.set_role(
-        session, access=access, user_id=user_id, role=body.role, now=state.clock.now()
-    )
+    await service.set_role(session, access=access, user_id=user_id, role=body.role, now=state.clock.now())
     rows = (await repository.members_of(session, [loop_id])).get(loop_id, [])
     member = next(member_read(m, u) for m, u in rows if u.id == user_id)
     return ok(MemberOne(loop_id=loop_id, member=member), "Member updated successfully")

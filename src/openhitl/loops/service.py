@@ -16,11 +16,8 @@ from openhitl.loops import repository
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
 from openhitl.realtime.events import append_event
-from openhitl.requests import lifecycle
-from openhitl.requests.models import Request
 
 INVITE_CODE_LENGTH = 6
-LOOP_DELETED = "The loop was deleted"
 
 
 @dataclass(frozen=True)
@@ -129,37 +126,6 @@ async def update(
     await append_event(session, type="loop.updated", at=now, loop_id=loop.id, actor_id=actor_id)
 
 
-@dataclass(frozen=True)
-class Deleted:
-    members: int
-    requests: int
-    responses: int
-    cancelled: list[str]  # ids of the requests that were still open
-
-
-async def delete(session: WritingSession, *, access: LoopAccess, actor_id: str, now: datetime) -> Deleted:
-    """Deletes the loop and everything in it. Its open requests are cancelled first, through the lifecycle
-    and in the same transaction: their callers get the `request.cancelled` event, webhook and callback,
-    and whoever waits on them is answered, before the requests go with the loop."""
-    if not access.is_creator:
-        raise Forbidden("Access denied to this loop")
-    loop_id = access.loop.id
-    await repository.lock(session, loop_id)  # no request joins the loop between the cancel and the delete
-    cancelled = await lifecycle.apply_all(
-        session,
-        lifecycle.CANCEL,
-        where=Request.loop_id == loop_id,
-        now=now,
-        actor_id=actor_id,
-        values=lifecycle.cancelled(now, LOOP_DELETED),
-        event_data={"reason": LOOP_DELETED},
-    )
-    members, requests, responses = await repository.count_loop_contents(session, loop_id)
-    await repository.delete_loop(session, loop_id)
-    await append_event(session, type="loop.deleted", at=now, loop_id=loop_id, actor_id=actor_id)
-    return Deleted(members, requests, responses, [request.id for request in cancelled])
-
-
 async def remove_member(
     session: WritingSession, *, access: LoopAccess, user_id: str, actor_id: str, now: datetime
 ) -> None:
@@ -179,3 +145,38 @@ async def remove_member(
         actor_id=actor_id,
         data={"user_id": user_id, "removed": True},
     )
+
+
+async def regenerate_invite_code(
+    session: WritingSession, *, access: LoopAccess, actor_id: str, now: datetime
+) -> str:
+    access.loop.invite_code = await new_invite_code(session)
+    access.loop.updated_at = now
+    await session.flush()
+    await append_event(
+        session, type="loop.invite_code_regenerated", at=now, loop_id=access.loop.id, actor_id=actor_id
+    )
+    return access.loop.invite_code
+
+
+async def set_role(
+    session: WritingSession, *, access: LoopAccess, user_id: str, role: str, now: datetime
+) -> Membership:
+    if not access.is_creator:
+        raise Forbidden("Only the loop creator can change roles")
+    membership = await repository.get_member(session, loop_id=access.loop.id, user_id=user_id)
+    if membership is None:
+        raise NotFound("Member not found in this loop")
+    if membership.role == "creator":
+        raise BadRequest("The loop creator's role cannot be changed")
+    membership.role = role
+    await session.flush()
+    await append_event(
+        session,
+        type="loop.member_role_changed",
+        at=now,
+        loop_id=access.loop.id,
+        actor_id=access.membership.user_id,
+        data={"user_id": user_id, "role": role},
+    )
+    return membership

@@ -6,10 +6,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
-from openhitl.delivery import audience
 from openhitl.delivery.models import PushSubscription
 from openhitl.kit import upsert
 from openhitl.kit.ids import new_id
+from openhitl.loops import audience
 from openhitl.loops.models import Loop, Membership
 from openhitl.realtime.models import Event
 from openhitl.requests.models import Request

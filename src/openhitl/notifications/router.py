@@ -3,12 +3,11 @@
 from fastapi import APIRouter, Request, Response
 
 from openhitl.accounts.auth import CurrentPrincipal
-from openhitl.delivery import vapid
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.params import LoopId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops.models import Membership
-from openhitl.notifications import service
+from openhitl.notifications import service, vapid
 from openhitl.notifications.schemas import (
     NotificationPreferences,
     NotificationPreferencesUpdate,

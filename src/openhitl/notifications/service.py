@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery.models import PushSubscription
-from openhitl.delivery.vapid import b64url_decode
 from openhitl.kit.errors import Conflict, NotFound, ValidationFailed
 from openhitl.kit.netguard import UnsafeTarget, check_url
 from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import Membership
 from openhitl.notifications import repository
+from openhitl.notifications.vapid import b64url_decode
 
 ENDPOINT_MAX_LENGTH = 2048
 USER_AGENT_MAX_LENGTH = 300

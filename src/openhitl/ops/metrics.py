@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.delivery.models import Delivery, OutboxMessage
 from openhitl.kit.state import AppState
+from openhitl.realtime.feed import EventFeed
 from openhitl.requests.models import PRIORITY_RANK, Request
 
 log = structlog.get_logger("openhitl.http")
@@ -136,7 +137,7 @@ async def render(state: AppState) -> bytes:
         "Open server-sent event streams and long-polls of this process",
         labels=["process"],
     )
-    live.add_metric([PROCESS], state.feed.subscriber_count)
+    live.add_metric([PROCESS], state.get(EventFeed).subscriber_count)
     scrape = CollectorRegistry()
     scrape.register(_Snapshot([*from_database, live]))
     return generate_latest(PROCESS_METRICS) + generate_latest(scrape)

@@ -9,14 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from openhitl.accounts.models import User
-from openhitl.delivery import audience
 from openhitl.kit import upsert
-from openhitl.kit.ids import new_id
+from openhitl.kit.errors import BadRequest
+from openhitl.kit.ids import is_valid_id, new_id
 from openhitl.kit.prepared import Statements, driver
 from openhitl.kit.work import WritingSession
+from openhitl.loops import audience
 from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
 from openhitl.realtime.models import Event
-from openhitl.requests.models import Feedback, IdempotencyKey, Request
+from openhitl.requests.models import PRIORITIES, STATUSES, Feedback, IdempotencyKey, Request
 
 SORTS = ("created_at_desc", "created_at_asc", "priority_desc", "status_asc")
 
@@ -155,7 +156,7 @@ def _create_access() -> Select[Any]:
             .where(counted.loop_id == Loop.id, counted.status == "active")
             .correlate(Loop)
             .scalar_subquery(),
-            # Whom a new request could reach: delivery's own rules (delivery/audience.py).
+            # Whom a new request could reach: delivery's own rules (loops/audience.py).
             exists()
             .where(
                 audience.webhook_endpoints(creator_id=bindparam("user_id"), loop_creator_id=Loop.creator_id)
@@ -259,3 +260,27 @@ async def audit_trail(session: AsyncSession, request_id: str) -> list[tuple[Even
         .order_by(Event.id)
     )
     return [(event, name) for event, name in (await session.execute(statement)).all()]
+
+
+STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
+
+
+def parse_filters(
+    status: str | None, priority: str | None, loop_id: str | None, sort: str | None
+) -> RequestFilters:
+    if status:
+        status = STATUS_ALIASES.get(status, status)
+        if status not in STATUSES:
+            raise BadRequest("Invalid status filter value", f"status must be one of: {', '.join(STATUSES)}")
+    if priority and priority not in PRIORITIES:
+        raise BadRequest("Invalid priority filter value", f"priority must be one of: {', '.join(PRIORITIES)}")
+    if loop_id and not is_valid_id(loop_id):
+        raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
+    if sort and sort not in SORTS:
+        raise BadRequest("Invalid sort value", f"sort must be one of: {', '.join(SORTS)}")
+    return RequestFilters(
+        status=status or None,
+        priority=priority or None,
+        loop_id=loop_id or None,
+        sort=sort or "created_at_desc",
+    )

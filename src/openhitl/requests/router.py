@@ -17,10 +17,9 @@ from openhitl.kit.routing import served_directly
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import service as loops_service
-from openhitl.realtime.router import read_request, render, wait_until_closed
-from openhitl.requests import presenter, repository, service
+from openhitl.requests import presenter, repository, service, waiting
 from openhitl.requests.models import PRIORITIES, STATUSES
-from openhitl.requests.repository import SORTS, RequestFilters
+from openhitl.requests.repository import SORTS, STATUS_ALIASES, parse_filters
 from openhitl.requests.schemas import (
     CancelBody,
     FeedbackBody,
@@ -38,29 +37,7 @@ from openhitl.requests.schemas import (
 
 router = APIRouter(tags=["requests"])
 COMMON_ERRORS = error_responses(400, 401, 403, 404, 429)
-STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
 MAX_WAIT_SECONDS = 60
-
-
-def parse_filters(
-    status: str | None, priority: str | None, loop_id: str | None, sort: str | None
-) -> RequestFilters:
-    if status:
-        status = STATUS_ALIASES.get(status, status)
-        if status not in STATUSES:
-            raise BadRequest("Invalid status filter value", f"status must be one of: {', '.join(STATUSES)}")
-    if priority and priority not in PRIORITIES:
-        raise BadRequest("Invalid priority filter value", f"priority must be one of: {', '.join(PRIORITIES)}")
-    if loop_id and not is_valid_id(loop_id):
-        raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
-    if sort and sort not in SORTS:
-        raise BadRequest("Invalid sort value", f"sort must be one of: {', '.join(SORTS)}")
-    return RequestFilters(
-        status=status or None,
-        priority=priority or None,
-        loop_id=loop_id or None,
-        sort=sort or "created_at_desc",
-    )
 
 
 StatusQuery = Annotated[
@@ -220,18 +197,20 @@ async def get_request(
     if wait is not None and not 0 <= wait <= MAX_WAIT_SECONDS:
         raise BadRequest("Validation failed", f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds")
     # Subscribe before reading, so a decision landing in between still wakes us.
-    subscriber = state.feed.subscribe(user_id=None, requests=[request_id]) if wait else None
+    subscriber = waiting.subscribe(state, request_id) if wait else None
     try:
         # Rendered while open too when waiting: a close this process commits is answered from it.
-        seen = await read_request(state, request_id=request_id, user_id=principal.user_id, render=True)
+        seen = await waiting.read_request(
+            state, request_id=request_id, user_id=principal.user_id, render=True
+        )
         if subscriber is not None and wait:
-            seen = await wait_until_closed(
+            seen = await waiting.wait_until_closed(
                 state, subscriber, seen, request_id=request_id, user_id=principal.user_id, seconds=wait
             )
     finally:
         if subscriber is not None:
-            state.feed.unsubscribe(subscriber)
-    read = await render(state, seen)
+            waiting.unsubscribe(state, subscriber)
+    read = await waiting.render(state, seen)
     return ok(RequestDetail(**read.model_dump(), request=read), "Request retrieved successfully")
 
 

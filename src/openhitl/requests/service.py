@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
 from openhitl.config import Settings
-from openhitl.delivery import audience, fanout
+from openhitl.delivery import fanout
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
 from openhitl.kit.prepared import Statements, execute_soon, write_deferred
 from openhitl.kit.work import WritingSession
+from openhitl.loops import audience
 from openhitl.loops.models import MANAGER_ROLES, Loop
 from openhitl.loops.service import loop_setting
 from openhitl.realtime.events import append_event

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.loops.models import Loop, Membership
 from openhitl.requests.lifecycle import held_by, open_to
-from openhitl.requests.models import Request
+from openhitl.requests.models import Request, Response
 
 HISTORY_STATUSES = ("completed", "timeout", "cancelled")
 
@@ -124,3 +124,15 @@ async def claimed_in_loop(session: AsyncSession, *, loop_id: str, user_id: str) 
         Request.loop_id == loop_id, Request.status == "claimed", Request.claimed_by == user_id
     )
     return list((await session.execute(statement)).scalars())
+
+
+async def count_loop_contents(session: AsyncSession, loop_id: str) -> tuple[int, int, int]:
+    members = await session.scalar(select(func.count()).where(Membership.loop_id == loop_id))
+    requests = await session.scalar(select(func.count()).where(Request.loop_id == loop_id))
+    responses = await session.scalar(
+        select(func.count())
+        .select_from(Response)
+        .join(Request, Request.id == Response.request_id)
+        .where(Request.loop_id == loop_id)
+    )
+    return int(members or 0), int(requests or 0), int(responses or 0)

@@ -1,27 +1,25 @@
 """HTTP routes for reviewers: join and leave loops, the inbox, claim, release and respond."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request
 
-from openhitl.accounts.auth import CurrentPrincipal
+from openhitl.accounts.auth import CurrentPrincipal, LoopsWrite
 from openhitl.kit.envelope import Envelope, error_responses, ok
-from openhitl.kit.errors import BadRequest, NotFound, TooManyRequests
-from openhitl.kit.guessing import client_address, guarded_lookup
+from openhitl.kit.errors import BadRequest, NotFound
+from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choice, optional_id
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
-from openhitl.loops.models import Loop
+from openhitl.loops.schemas import DeletedData, LoopDeleted
 from openhitl.realtime.events import closing
 from openhitl.requests.models import PRIORITIES
-from openhitl.requests.models import Request as ReviewRequest
 from openhitl.requests.presenter import plain_answer
 from openhitl.requests.schemas import UserRef
-from openhitl.reviewers import repository, service
+from openhitl.reviewers import presenter, repository, service
 from openhitl.reviewers.schemas import (
     Answered,
     AnsweredOne,
@@ -32,60 +30,15 @@ from openhitl.reviewers.schemas import (
     JoinedLoopOne,
     LeftLoop,
     RespondBody,
-    ReviewItem,
     ReviewItemOne,
 )
 
 INBOX_VIEWS = ("queue", "history")
 router = APIRouter(tags=["reviewers"])
+# Deleting a loop cancels its open requests, so it sits here, above loops/ and requests/; documented with
+# the other loop routes.
+loop_router = APIRouter(tags=["loops"])
 ERRORS = error_responses(400, 401, 403, 404, 409, 429)
-HISTORY_FILTERS = {
-    "all": None,
-    "completed": "completed",
-    "timeout": "timeout",
-    "timed_out": "timeout",
-    "cancelled": "cancelled",
-}
-
-
-def review_item(request: ReviewRequest, loop: Loop, *, user_id: str, now: datetime) -> ReviewItem:
-    return ReviewItem(
-        id=request.id,
-        request_id=request.id,
-        loop_id=loop.id,
-        loop_name=loop.name,
-        loop_icon=loop.icon,
-        title=request.title,
-        request_text=request.request_text,
-        type=request.content_type,
-        image_url=request.image_url,
-        context=request.context,
-        priority=request.priority,
-        processing_type=request.processing_type,
-        response_type=request.response_type,
-        response_config=request.response_config,
-        status=request.status,
-        claimed_by=request.claimed_by,
-        claimed_by_me=request.claimed_by == user_id and request.status == "claimed",
-        claim_expires_at=request.claim_expires_at,
-        timeout_at=request.timeout_at,
-        time_left_seconds=max(0, int((request.timeout_at - now).total_seconds())),
-        created_at=request.created_at,
-        response_data=request.response_data,
-        response_value=plain_answer(request),
-        response_by=request.response_by,
-        response_at=request.response_at,
-        answered_by_me=request.response_by == user_id,
-    )
-
-
-async def guard_guessing(state: State, request: Request, user_id: str) -> None:
-    address = client_address(request)
-    settings = state.settings
-    if not await state.throttle.allow("join-user", user_id, settings.join_attempts_per_minute) or not (
-        await state.throttle.allow("join-address", address, settings.join_attempts_per_minute_per_address)
-    ):
-        raise TooManyRequests("Too many invite code attempts", "Wait a minute before trying again")
 
 
 @router.post("/loops/join", responses=ERRORS)
@@ -93,7 +46,7 @@ async def join_loop(
     body: JoinBody, principal: CurrentPrincipal, session: WriteSession, state: State, request: Request
 ) -> Envelope[JoinedLoopOne]:
     """Join a loop with its invite code (also accepts a pending email invitation to it)."""
-    await guard_guessing(state, request, principal.user_id)
+    await service.guard_guessing(state, request, principal.user_id)
     async with guarded_lookup(state, request):
         joined = await service.join(
             session, user_id=principal.user_id, invite_code=body.invite_code, now=state.clock.now()
@@ -133,7 +86,7 @@ async def inbox(
     state: State,
     view: Annotated[str, choice(INBOX_VIEWS, "queue (default) or history", empty_means_all=False)] = "queue",
     status: Annotated[
-        str | None, choice(HISTORY_FILTERS, "History filter: all, completed, timeout, cancelled")
+        str | None, choice(presenter.HISTORY_FILTERS, "History filter: all, completed, timeout, cancelled")
     ] = None,
     loop_id: Annotated[str | None, optional_id("Only this loop")] = None,
     priority: Annotated[str | None, choice(PRIORITIES, "Queue filter: low, medium, high, critical")] = None,
@@ -148,7 +101,7 @@ async def inbox(
         raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
     if priority and priority not in PRIORITIES:
         raise BadRequest("Invalid priority filter value", f"priority must be one of: {', '.join(PRIORITIES)}")
-    if status and status not in HISTORY_FILTERS:
+    if status and status not in presenter.HISTORY_FILTERS:
         raise BadRequest(
             "Invalid status filter value", "status must be one of: all, completed, timeout, cancelled"
         )
@@ -168,13 +121,13 @@ async def inbox(
         rows, total, tallies = await repository.history(
             session,
             user_id=principal.user_id,
-            status=HISTORY_FILTERS[status or "all"],
+            status=presenter.HISTORY_FILTERS[status or "all"],
             loop_id=loop_id,
             limit=page.limit,
             offset=page.offset,
         )
         counts = HistoryCounts(**tallies)
-    items = [review_item(r, loop, user_id=principal.user_id, now=now) for r, loop in rows]
+    items = [presenter.review_item(r, loop, user_id=principal.user_id, now=now) for r, loop in rows]
     has_more, info = page_info(page, count=len(items), total=total)
     return ok(
         Inbox(
@@ -198,7 +151,7 @@ async def inbox_item(
     found = await repository.get_for_member(session, request_id=request_id, user_id=principal.user_id)
     if found is None:
         raise NotFound("Request not found")
-    item = review_item(*found, user_id=principal.user_id, now=state.clock.now())
+    item = presenter.review_item(*found, user_id=principal.user_id, now=state.clock.now())
     return ok(ReviewItemOne(request=item), "Request retrieved successfully")
 
 
@@ -216,7 +169,7 @@ async def claim_request(
         now=now,
     )
     return ok(
-        ReviewItemOne(request=review_item(claimed, loop, user_id=principal.user_id, now=now)),
+        ReviewItemOne(request=presenter.review_item(claimed, loop, user_id=principal.user_id, now=now)),
         "Request claimed",
     )
 
@@ -229,7 +182,7 @@ async def release_request(
     now = state.clock.now()
     released, loop = await service.release(session, request_id=request_id, user_id=principal.user_id, now=now)
     return ok(
-        ReviewItemOne(request=review_item(released, loop, user_id=principal.user_id, now=now)),
+        ReviewItemOne(request=presenter.review_item(released, loop, user_id=principal.user_id, now=now)),
         "Request released",
     )
 
@@ -263,4 +216,34 @@ async def respond_to_request(
             )
         ),
         "Response submitted",
+    )
+
+
+@loop_router.delete("/loops/{loop_id}", responses=error_responses(400, 401, 403, 404, 429))
+async def delete_loop(
+    loop_id: LoopId, principal: LoopsWrite, session: WriteSession, state: State
+) -> Envelope[LoopDeleted]:
+    """Delete a loop with its memberships, requests, responses and feedback. Only the creator may.
+
+    Open requests (pending or claimed) are not dropped silently: in the same transaction they are cancelled
+    first, with the reason "The loop was deleted", as `DELETE /requests/{id}` would cancel them. Each one's
+    `request.cancelled` event is in the feed, its `callback_url` and matching webhooks are called, and
+    callers waiting on it (`?wait=` long-polls, `GET /requests/{id}/events`) are answered with the cancelled
+    request. `deleted_data.requests_cancelled` lists them. After that the requests are gone: reading one
+    answers 404."""
+    access = await loops_service.get_access(session, loop_id=loop_id, user_id=principal.user_id)
+    now = state.clock.now()
+    deleted = await service.delete_loop(session, access=access, actor_id=principal.user_id, now=now)
+    return ok(
+        LoopDeleted(
+            loop_id=loop_id,
+            deleted_at=now,
+            deleted_data=DeletedData(
+                members_removed=deleted.members,
+                requests_deleted=deleted.requests,
+                responses_deleted=deleted.responses,
+                requests_cancelled=deleted.cancelled,
+            ),
+        ),
+        "Loop deleted successfully",
     )

@@ -6,14 +6,17 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request as HTTPRequest
 
 from openhitl.delivery import fanout
-from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from openhitl.kit.guessing import client_address
 from openhitl.kit.ids import new_id
+from openhitl.kit.state import AppState
 from openhitl.kit.work import WritingSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import Loop, Membership
-from openhitl.loops.service import LoopAccess, active_member, new_invite_code
+from openhitl.loops.service import LoopAccess, active_member
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle
 from openhitl.requests.answers import ResponseDataError, validate_response
@@ -22,6 +25,7 @@ from openhitl.requests.response_configs import ResponseConfigError, parse_config
 from openhitl.reviewers import repository
 
 INVITE_CODE_LENGTH = 6
+LOOP_DELETED = "The loop was deleted"
 
 
 @dataclass(frozen=True)
@@ -95,39 +99,39 @@ async def release_all(session: WritingSession, *, loop_id: str, user_id: str, no
         )
 
 
-async def regenerate_invite_code(
+@dataclass(frozen=True)
+class Deleted:
+    members: int
+    requests: int
+    responses: int
+    cancelled: list[str]  # ids of the requests that were still open
+
+
+async def delete_loop(
     session: WritingSession, *, access: LoopAccess, actor_id: str, now: datetime
-) -> str:
-    access.loop.invite_code = await new_invite_code(session)
-    access.loop.updated_at = now
-    await session.flush()
-    await append_event(
-        session, type="loop.invite_code_regenerated", at=now, loop_id=access.loop.id, actor_id=actor_id
-    )
-    return access.loop.invite_code
-
-
-async def set_role(
-    session: WritingSession, *, access: LoopAccess, user_id: str, role: str, now: datetime
-) -> Membership:
+) -> Deleted:
+    """Deletes the loop and everything in it. Its open requests are cancelled first, through the lifecycle
+    and in the same transaction: their callers get the `request.cancelled` event, webhook and callback,
+    and whoever waits on them is answered, before the requests go with the loop."""
     if not access.is_creator:
-        raise Forbidden("Only the loop creator can change roles")
-    membership = await loops_repository.get_member(session, loop_id=access.loop.id, user_id=user_id)
-    if membership is None:
-        raise NotFound("Member not found in this loop")
-    if membership.role == "creator":
-        raise BadRequest("The loop creator's role cannot be changed")
-    membership.role = role
-    await session.flush()
-    await append_event(
+        raise Forbidden("Access denied to this loop")
+    loop_id = access.loop.id
+    await loops_repository.lock(
+        session, loop_id
+    )  # no request joins the loop between the cancel and the delete
+    cancelled = await lifecycle.apply_all(
         session,
-        type="loop.member_role_changed",
-        at=now,
-        loop_id=access.loop.id,
-        actor_id=access.membership.user_id,
-        data={"user_id": user_id, "role": role},
+        lifecycle.CANCEL,
+        where=Request.loop_id == loop_id,
+        now=now,
+        actor_id=actor_id,
+        values=lifecycle.cancelled(now, LOOP_DELETED),
+        event_data={"reason": LOOP_DELETED},
     )
-    return membership
+    members, requests, responses = await repository.count_loop_contents(session, loop_id)
+    await loops_repository.delete_loop(session, loop_id)
+    await append_event(session, type="loop.deleted", at=now, loop_id=loop_id, actor_id=actor_id)
+    return Deleted(members, requests, responses, [request.id for request in cancelled])
 
 
 async def _get(session: AsyncSession, *, request_id: str, user_id: str) -> tuple[Request, Loop]:
@@ -279,3 +283,12 @@ async def respond(
     await _touch_member(session, loop_id=loop.id, user_id=user_id, now=now)
     await session.flush()
     return answered, loop
+
+
+async def guard_guessing(state: AppState, request: HTTPRequest, user_id: str) -> None:
+    address = client_address(request)
+    settings = state.settings
+    if not await state.throttle.allow("join-user", user_id, settings.join_attempts_per_minute) or not (
+        await state.throttle.allow("join-address", address, settings.join_attempts_per_minute_per_address)
+    ):
+        raise TooManyRequests("Too many invite code attempts", "Wait a minute before trying again")

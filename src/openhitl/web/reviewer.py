@@ -20,8 +20,9 @@ from openhitl.notifications import service as notifications
 from openhitl.realtime.feed import latest_event_id
 from openhitl.requests.response_configs import parse_config
 from openhitl.reviewers import repository, service
-from openhitl.reviewers.router import HISTORY_FILTERS, guard_guessing, review_item
+from openhitl.reviewers.presenter import HISTORY_FILTERS, review_item
 from openhitl.reviewers.schemas import ReviewItem
+from openhitl.reviewers.service import guard_guessing
 from openhitl.web import answers
 from openhitl.web.pages import flash_message, problem, render
 from openhitl.web.routing import page_kwargs

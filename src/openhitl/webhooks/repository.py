@@ -4,8 +4,8 @@ from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
-from openhitl.delivery import audience
 from openhitl.delivery.models import Delivery, OutboxMessage, WebhookEndpoint
+from openhitl.loops import audience
 from openhitl.loops.models import Loop
 
 

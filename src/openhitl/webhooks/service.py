@@ -7,22 +7,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.config import Settings
 from openhitl.delivery import outbox
 from openhitl.delivery.models import Delivery, WebhookEndpoint
-from openhitl.delivery.webhooks import (
+from openhitl.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from openhitl.kit.ids import new_id
+from openhitl.kit.netguard import UnsafeTarget, check_url
+from openhitl.kit.work import WritingSession
+from openhitl.webhooks import filters, repository
+from openhitl.webhooks.messages import (
     SECRET_PREFIX,
     enqueue_test_event,
     ensure_account_secret,
     new_secret,
     signing_key,
 )
-from openhitl.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from openhitl.kit.ids import new_id
-from openhitl.kit.netguard import UnsafeTarget, check_url
-from openhitl.kit.work import WritingSession
-from openhitl.webhooks import filters, repository
 from openhitl.webhooks.schemas import WebhookCreate, WebhookUpdate
 
 UPDATABLE = ("url", "events", "secret", "rotate_secret", "description", "enabled")
-# Standard Webhooks asks for keys of 24 to 64 bytes; ours are 32 (delivery.webhooks.SECRET_BYTES).
+# Standard Webhooks asks for keys of 24 to 64 bytes; ours are 32 (messages.SECRET_BYTES).
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
 

@@ -16,6 +16,7 @@ from openhitl.kit.urls import join_url, public_base_url
 from openhitl.loops import invitations, repository, service
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
 from openhitl.loops.service import LoopAccess
+from openhitl.reviewers import repository as reviewer_repository
 from openhitl.reviewers import service as reviewer_service
 from openhitl.web.dashboard.common import ItemId, back, page, parse
 from openhitl.web.pages import problem
@@ -141,7 +142,7 @@ async def update_loop(
 @router.get("/{loop_id}/delete")
 async def confirm_delete(request: Request, loop_id: LoopId, viewer: Viewer, session: ReadSession) -> Response:
     access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
-    members, requests, responses = await repository.count_loop_contents(session, loop_id)
+    members, requests, responses = await reviewer_repository.count_loop_contents(session, loop_id)
     return page(
         request,
         "dashboard/loop_delete.html",
@@ -156,7 +157,7 @@ async def confirm_delete(request: Request, loop_id: LoopId, viewer: Viewer, sess
 @router.post("/{loop_id}/delete")
 async def delete_loop(loop_id: LoopId, viewer: FormViewer, session: WriteSession, state: State) -> Response:
     access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
-    await service.delete(session, access=access, actor_id=viewer.user_id, now=state.clock.now())
+    await reviewer_service.delete_loop(session, access=access, actor_id=viewer.user_id, now=state.clock.now())
     return back("/dashboard/loops", "deleted")
 
 
@@ -198,7 +199,7 @@ async def regenerate_code(
     loop_id: LoopId, viewer: FormViewer, session: WriteSession, state: State
 ) -> Response:
     access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
-    await reviewer_service.regenerate_invite_code(
+    await service.regenerate_invite_code(
         session, access=access, actor_id=viewer.user_id, now=state.clock.now()
     )
     return back(f"/dashboard/loops/{loop_id}", "code")
@@ -234,9 +235,7 @@ async def change_role(
     role: Annotated[str, Form(pattern=ROLE_CHOICES)],
 ) -> Response:
     access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
-    change = reviewer_service.set_role(
-        session, access=access, user_id=user_id, role=role, now=state.clock.now()
-    )
+    change = service.set_role(session, access=access, user_id=user_id, role=role, now=state.clock.now())
     return await member_action(request, session, access, viewer, change, done="role")
 
 

@@ -13,8 +13,7 @@ from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import MANAGER_ROLES
 from openhitl.requests import presenter, repository, service
 from openhitl.requests.models import PRIORITIES, STATUSES
-from openhitl.requests.repository import RequestFilters
-from openhitl.requests.router import parse_filters
+from openhitl.requests.repository import RequestFilters, parse_filters
 from openhitl.web.dashboard.common import ItemId, back, page
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer

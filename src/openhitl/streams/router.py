@@ -1,10 +1,8 @@
-"""Live updates over HTTP: the reviewer's event stream, one request's outcome, and long-poll waits."""
+"""Live updates over HTTP: the reviewer's event stream, and one request's outcome (waiting in requests/waiting.py)."""
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -21,12 +19,9 @@ from openhitl.kit.params import EVENT_ID, RequestId
 from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import State
 from openhitl.loops.models import Membership
-from openhitl.realtime.feed import Subscriber, events_after, latest_event_id
+from openhitl.realtime.feed import EventFeed, events_after, latest_event_id
 from openhitl.realtime.stream import EventStreamResponse
-from openhitl.requests import presenter, service
-from openhitl.requests.models import TERMINAL_STATUSES
-from openhitl.requests.schemas import RequestRead
-from openhitl.requests.service import Readable
+from openhitl.requests import waiting
 
 router = APIRouter(tags=["events"])
 KEEPALIVE_SECONDS = 15.0
@@ -60,78 +55,6 @@ def sse(*, data: object, event: str | None = None, id: int | None = None) -> str
     return "\n".join(lines) + "\n\n"
 
 
-@dataclass(frozen=True)
-class Seen:
-    """A request as its reader may see it; `detail` is rendered in the same read once it is closed."""
-
-    readable: Readable
-    detail: RequestRead | None
-
-    @property
-    def closed(self) -> bool:
-        return self.readable.request.status in TERMINAL_STATUSES
-
-
-async def read_request(state: AppState, *, request_id: str, user_id: str, render: bool = False) -> Seen:
-    """One read unit: the request, and its detail too if `render` or if it is closed (a waiter's answer)."""
-    async with state.db.lookup() as session:
-        readable = await service.get_readable(session, request_id=request_id, user_id=user_id)
-        detail = None
-        if render or readable.request.status in TERMINAL_STATUSES:
-            detail = await presenter.detail(
-                session, readable.request, loop_name=readable.loop.name, responder=readable.responder
-            )
-        return Seen(readable, detail)
-
-
-async def render(state: AppState, seen: Seen) -> RequestRead:
-    if seen.detail is not None:
-        return seen.detail
-    async with state.db.lookup() as session:
-        request, loop = seen.readable.request, seen.readable.loop
-        return await presenter.detail(
-            session, request, loop_name=loop.name, responder=seen.readable.responder
-        )
-
-
-async def wait_until_closed(
-    state: AppState,
-    subscriber: Subscriber,
-    seen: Seen,
-    *,
-    request_id: str,
-    user_id: str,
-    seconds: float,
-    parked: RequestRead | None = None,
-) -> Seen:
-    """Re-reads the request whenever one of its events arrives, until it is closed or time is up.
-
-    When this process closed it, and a read rendered the open request (`parked`, else `seen`'s), the answer
-    is made from the two without another read: the request as its closing unit of work left it, and the
-    loop, recipients and feedback read before (`presenter.closed_detail`). So a request closed and deleted
-    in one unit of work (its loop deleted) still answers its waiters.
-    """
-    parked = parked or seen.detail
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not seen.closed:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        try:
-            await asyncio.wait_for(subscriber.queue.get(), timeout=remaining)
-        except TimeoutError:
-            break
-        closed = subscriber.closed.get(request_id)
-        if closed is not None and parked is not None:
-            request, responder = closed
-            if responder is not None or request.response_by is None:
-                readable = Readable(request, seen.readable.loop, seen.readable.role)
-                return Seen(readable, presenter.closed_detail(parked, request, responder))
-        seen = await read_request(state, request_id=request_id, user_id=user_id)
-    return seen
-
-
 @router.get("/requests/{request_id}/events", response_class=StreamingResponse, responses=SSE_RESPONSES)
 async def request_outcome_stream(
     request_id: RequestId,
@@ -139,12 +62,14 @@ async def request_outcome_stream(
     state: State,
 ) -> StreamingResponse:
     """Server-sent events: one `completed`, `cancelled` or `timeout` event with the request, then the end."""
-    subscriber = state.feed.subscribe(user_id=None, requests=[request_id])
+    subscriber = waiting.subscribe(state, request_id)
     try:
         # Rendered now, so that a close this process commits is answered without reading it back.
-        seen = await read_request(state, request_id=request_id, user_id=principal.user_id, render=True)
+        seen = await waiting.read_request(
+            state, request_id=request_id, user_id=principal.user_id, render=True
+        )
     except Exception:
-        state.feed.unsubscribe(subscriber)
+        waiting.unsubscribe(state, subscriber)
         raise
 
     parked = seen.detail
@@ -154,7 +79,7 @@ async def request_outcome_stream(
         try:
             yield ": connected\n\n"
             while not seen.closed:
-                seen = await wait_until_closed(
+                seen = await waiting.wait_until_closed(
                     state,
                     subscriber,
                     seen,
@@ -165,10 +90,10 @@ async def request_outcome_stream(
                 )
                 if not seen.closed:
                     yield ": keep-alive\n\n"
-            detail = await render(state, seen)
+            detail = await waiting.render(state, seen)
             yield sse(event=seen.readable.request.status, data={"request": detail.model_dump(mode="json")})
         finally:
-            state.feed.unsubscribe(subscriber)
+            waiting.unsubscribe(state, subscriber)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 
@@ -236,15 +161,16 @@ async def reviewer_event_stream(
     members joining and leaving. Each event has an `id`; reconnect with Last-Event-ID to resume exactly."""
     resume = _parse_last_event_id(last_event_id, after)
     loops = await _active_loops(state, principal.user_id)
-    subscriber = state.feed.subscribe_stream(user_id=principal.user_id, loops=loops)
+    feed = state.get(EventFeed)
+    subscriber = feed.subscribe_stream(user_id=principal.user_id, loops=loops)
     try:
         # Subscribed first, then the starting point read: nothing can fall in between.
         start = await latest_event_id(state.db) if resume is None else resume
         missed = await events_after(state.db, after_id=start, loops=loops) if resume is not None else []
     except BaseException:
-        state.feed.unsubscribe(subscriber)
+        feed.unsubscribe(subscriber)
         raise
-    return EventStreamResponse(subscriber, catch_up=missed, after=start, unsubscribe=state.feed.unsubscribe)
+    return EventStreamResponse(subscriber, catch_up=missed, after=start, unsubscribe=feed.unsubscribe)
 
 
 router.add_api_route(

@@ -24,18 +24,18 @@ import openhitl
 from openhitl.config import Settings
 from openhitl.delivery.models import Delivery
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure
-from openhitl.delivery.webhooks import (
+from openhitl.kit.clock import Clock
+from openhitl.kit.db import Database
+from openhitl.kit.ids import new_id
+from openhitl.kit.netguard import UnsafeTarget, check_address, is_globally_reachable
+from openhitl.webhooks import filters, repository
+from openhitl.webhooks.messages import (
     PENDING_BODY,
     ensure_account_secret,
     render_pending_body,
     signature_headers,
     store_body,
 )
-from openhitl.kit.clock import Clock
-from openhitl.kit.db import Database
-from openhitl.kit.ids import new_id
-from openhitl.kit.netguard import UnsafeTarget, check_address, is_globally_reachable
-from openhitl.webhooks import filters, repository
 
 RESPONSE_BODY_LIMIT = 2048
 # A parser's error quotes the bytes it could not read ("illegal status line: b'SSH-2.0-...'"): never logged.
@@ -113,7 +113,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 @dataclass(frozen=True)
 class Queued:
-    """An outbox payload of kind "webhook", as delivery.webhooks writes it."""
+    """An outbox payload of kind "webhook", as webhooks/messages.py writes it."""
 
     url: str
     body: bytes

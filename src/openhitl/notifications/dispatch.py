@@ -2,11 +2,11 @@
 
 from datetime import datetime, timedelta
 
-from openhitl.delivery import audience
-from openhitl.delivery.push import URGENCY_BY_PRIORITY, Notification, enqueue_push
-from openhitl.delivery.request_emails import enqueue_request_email, snippet
 from openhitl.kit.work import WritingSession
+from openhitl.loops import audience
 from openhitl.notifications import repository
+from openhitl.notifications.emails import enqueue_request_email, snippet
+from openhitl.notifications.push import URGENCY_BY_PRIORITY, Notification, enqueue_push
 from openhitl.requests.models import Request
 
 BODY_LENGTH = 200

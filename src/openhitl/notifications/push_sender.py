@@ -8,13 +8,12 @@ from urllib.parse import urlsplit
 import httpx
 import structlog
 
-from openhitl.delivery import vapid
 from openhitl.delivery.outbox import ClaimedMessage, PermanentFailure
-from openhitl.delivery.vapid import VapidKeys
-from openhitl.delivery.webhook_sender import GuardedTransport, RefusedAddress
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
-from openhitl.notifications import repository
+from openhitl.notifications import repository, vapid
+from openhitl.notifications.vapid import VapidKeys
+from openhitl.webhooks.sender import GuardedTransport, RefusedAddress
 
 # RFC 8292 lets a token live 24 h; push services differ, and 12 h is accepted by all of them.
 VAPID_TOKEN_LIFETIME = timedelta(hours=12)

@@ -14,7 +14,6 @@ from openhitl.accounts import service as accounts
 from openhitl.accounts.auth import check_origin
 from openhitl.accounts.models import User
 from openhitl.accounts.schemas import SignedIn
-from openhitl.accounts.signin import join_by_code, signed_in, wants_json
 from openhitl.kit.envelope import Envelope, page_error_responses
 from openhitl.kit.errors import Forbidden, Unauthorized
 from openhitl.kit.guessing import guarded_lookup
@@ -24,6 +23,7 @@ from openhitl.loops import invitations
 from openhitl.web.pages import render
 from openhitl.web.routing import PageRoute
 from openhitl.web.security import check_anonymous_form, form_token
+from openhitl.web.signin import join_by_code, signed_in, wants_json
 
 router = APIRouter(tags=["accounts"], route_class=PageRoute)
 Handler = Callable[[str, Request, AppState], Awaitable[Response]]
