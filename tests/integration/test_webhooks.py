@@ -42,6 +42,15 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
+def patient_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """Waits half a minute on a receiver that does not answer: what happens meanwhile is seen by order, not
+    by time."""
+    yield from fast_server(request.param, tmp_path_factory, webhook_timeout_seconds=29.0)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
 def strict_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
@@ -309,36 +318,49 @@ def test_a_rotated_account_secret_signs_the_retries_still_to_come(
     assert (second.event_id, second.body) == (first.event_id, first.body)
 
 
+def callback_attempts(server: LiveServer, team: Team, request_id: str) -> list[dict[str, Any]]:
+    """The request's callback deliveries the server has logged (an attempt is logged once it ends)."""
+    with server.client(webhook_key(server, team.owner)) as http:
+        logged = deliveries(http, f"/v1/api/requests/{request_id}/deliveries")["deliveries"]
+    return [d for d in logged if d["target"] == "callback"]
+
+
 def test_a_hanging_receiver_does_not_delay_another_target_of_the_same_event(
-    server: LiveServer, receiver: Receiver
+    patient_server: LiveServer, receiver: Receiver
 ) -> None:
+    server = patient_server  # a sender that waits half a minute on the hung receiver before it gives up
     with Receiver() as healthy:
         team = make_team(server, reviewers=1)
-        owner = webhook_key(server, team.owner)
-        with server.client(owner) as http:
+        with server.client(webhook_key(server, team.owner)) as http:
             create_webhook(http, url=healthy.url(), events=["request.completed"])
         receiver.hang()
         request_id = team.ask(callback_url=receiver.url())
         respond(team, request_id)
-        [hung] = receiver.wait_for(1)
-        [delivered] = healthy.wait_for(1, timeout=1)
-        assert abs(delivered.at - hung.at) < 0.5
-        with server.client(owner) as http:
-            log = eventually(
-                lambda: [
-                    d
-                    for d in deliveries(http, f"/v1/api/requests/{request_id}/deliveries")["deliveries"]
-                    if d["target"] == "callback"
-                ],
-                what="the hung attempt to be logged",
-            )
+        receiver.wait_for(1)
+        healthy.wait_for(1)
+        # Not after it: the hung attempt is still running (it is logged when it ends, half a minute on).
+        assert callback_attempts(server, team, request_id) == []
+
+
+def test_an_attempt_on_a_hanging_receiver_is_logged_as_timed_out(
+    server: LiveServer, receiver: Receiver
+) -> None:
+    team = make_team(server, reviewers=1)
+    receiver.hang()
+    request_id = team.ask(callback_url=receiver.url())
+    respond(team, request_id)
+    receiver.wait_for(1)
+    log = eventually(
+        lambda: callback_attempts(server, team, request_id), what="the hung attempt to be logged"
+    )
     assert log[0]["error"] == "timed out after 2 s" and log[0]["status_code"] is None
     assert not log[0]["succeeded"]
 
 
 def test_a_hanging_receiver_does_not_delay_later_events_to_a_healthy_one(
-    server: LiveServer, receiver: Receiver
+    patient_server: LiveServer, receiver: Receiver
 ) -> None:
+    server = patient_server
     with Receiver() as healthy:
         team = make_team(server, reviewers=1)
         receiver.hang()
@@ -346,10 +368,9 @@ def test_a_hanging_receiver_does_not_delay_later_events_to_a_healthy_one(
         respond(team, hanging)
         receiver.wait_for(1)
         later = team.ask(callback_url=healthy.url())
-        sent = time.monotonic()
         respond(team, later)
-        [delivered] = healthy.wait_for(1, timeout=5)
-    assert delivered.at - sent < 1.0
+        healthy.wait_for(1)
+        assert callback_attempts(server, team, hanging) == []  # the hung attempt still holds its slot
 
 
 def test_a_callback_to_a_private_address_is_refused_at_delivery_when_private_is_off(
