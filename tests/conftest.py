@@ -51,6 +51,8 @@ T = TypeVar("T")
 # Small pools: many live servers share one PostgreSQL (100 connections by default) across the xdist workers.
 TEST_DEFAULTS: dict[str, object] = {
     "db_pool_size": 4,
+    # Tests move the clock forward (tests/support/clock.py) and expect the outbox to notice within a second.
+    "worker_poll_seconds": 1.0,
     "join_attempts_per_minute_per_address": 100_000,
     "login_attempts_per_minute": 100_000,
     "code_misses_per_minute_per_address": 100_000,
