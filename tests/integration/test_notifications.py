@@ -447,7 +447,7 @@ def test_a_critical_request_emails_members_who_chose_email(live: LiveServer, mai
     ask(team, priority="high")  # not critical, not deferred: push only
     [mail] = eventually(lambda: mail_to(mailbox, emailed), what="the critical email")
     assert mail.message["Subject"] == f"New critical request in {SEED_LOOP['name']}"
-    text = mail.message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    text = mail.message.get_body(preferencelist=("plain",)).get_content()
     assert TEXT in text and f"/requests/{request_id}" in text
     settle(live)
     assert len(mail_to(mailbox, emailed)) == 1
@@ -480,7 +480,7 @@ def test_deferred_requests_arrive_in_one_digest_at_the_end_of_the_window(
         )
         settle(live)
     assert len(mail_to(mailbox, reviewer)) == len(windows)  # one per window, normally just one
-    texts = "\n".join(m.message.get_body(preferencelist=("plain",)).get_content() for m in digests)  # type: ignore[union-attr]
+    texts = "\n".join(m.message.get_body(preferencelist=("plain",)).get_content() for m in digests)
     assert all(f"/requests/{r}" in texts for r in waiting)
     assert f"/requests/{answered}" not in texts and "answered already" not in texts
     if len(windows) == 1:
