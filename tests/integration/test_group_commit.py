@@ -1,9 +1,8 @@
 """Statements sent straight to the driver, and creates committed together, on SQLite and PostgreSQL."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -13,11 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.kit import prepared
 from openhitl.kit.db import Database
 from openhitl.kit.errors import NotFound
-from openhitl.migrations import upgrade
 from openhitl.realtime import events
 from openhitl.realtime.models import Event
-from tests.conftest import BACKENDS
-from tests.support.databases import throwaway_database
 
 pytestmark = pytest.mark.anyio
 KEYS = ("type", "loop_id", "request_id", "actor_id", "data", "created_at")
@@ -36,13 +32,6 @@ def event(kind: str, **data: Any) -> dict[str, Any]:
         "data": data,
         "created_at": datetime(2026, 11, 21, 12, 0, 0, 123456, tzinfo=UTC),
     }
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with throwaway_database(request.param, tmp_path) as url:
-        upgrade(url)
-        yield url
 
 
 @pytest.fixture

@@ -13,11 +13,14 @@ from sqlalchemy import func, select
 from openhitl.delivery.models import OutboxMessage, PushSubscription
 from openhitl.delivery.request_emails import digest_window
 from openhitl.kit.ids import new_id
-from openhitl.migrations import upgrade
 from tests.conftest import BACKENDS, make_settings, start_server
 from tests.integration.reviewing import Team, make_team
 from tests.support import web
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from tests.support.databases import (
+    create_migrated_postgres_database,
+    drop_postgres_database,
+    migrated_sqlite_url,
+)
 from tests.support.live import Account, LiveServer
 from tests.support.payloads import SEED_LOOP
 from tests.support.push_service import Browser, PushService, unb64url
@@ -502,11 +505,10 @@ def test_vapid_keys_are_made_once_and_survive_a_restart(
     data_dir = tmp_path_factory.mktemp(f"vapid-{backend}")
     pg_name = None
     if backend == "postgres":
-        pg_name, url = create_postgres_database()
+        pg_name, url = create_migrated_postgres_database()
     else:
-        url = sqlite_url(data_dir)
+        url = migrated_sqlite_url(data_dir)
     try:
-        upgrade(url)
         settings = make_settings(data_dir, url)
 
         def public_key(server: LiveServer) -> str:

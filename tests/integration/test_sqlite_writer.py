@@ -8,17 +8,14 @@ import pytest
 from sqlalchemy import make_url, text
 
 from openhitl.kit.db import Database
-from openhitl.migrations import upgrade
-from tests.support.databases import sqlite_url
+from tests.support.databases import migrated_sqlite_url
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def sqlite_database(tmp_path: Path) -> str:
-    url = sqlite_url(tmp_path)
-    upgrade(url)
-    return url
+    return migrated_sqlite_url(tmp_path)
 
 
 async def test_a_write_waits_for_another_process_lock_off_the_loop(sqlite_database: str) -> None:

@@ -1,9 +1,9 @@
 """Service tests: the domain rules called as functions, each test in a transaction rolled back at its end.
 
-The schema is made once per backend and test process (the migrations, as the server applies them). Every
-test gets a session on the server's own write engine, inside a transaction that is never committed: the
-service's savepoints and driver statements run as they do in production, and the next test starts from
-an empty database without paying for one of its own.
+Each backend's database is made once per test process (a copy of the migrated one). Every test gets a
+session on the server's own write engine, inside a transaction that is never committed: the service's
+savepoints and driver statements run as they do in production, and the next test starts from an empty
+database without paying for one of its own.
 """
 
 from collections.abc import AsyncIterator, Iterator
@@ -22,13 +22,12 @@ from openhitl.kit.db import Database
 from openhitl.loops import service as loops
 from openhitl.loops.models import Loop
 from openhitl.loops.schemas import LoopCreate, LoopSettings
-from openhitl.migrations import upgrade
 from openhitl.requests import service as requests
 from openhitl.requests.models import Request
 from openhitl.requests.schemas import RequestCreate
 from openhitl.reviewers import service as reviewers
 from tests.conftest import BACKENDS, make_settings
-from tests.support.databases import throwaway_database
+from tests.support.databases import migrated_database
 from tests.support.payloads import request_body
 
 NOW = datetime(2030, 1, 15, 12, 0, tzinfo=UTC)
@@ -46,8 +45,7 @@ def anyio_backend() -> str:
 )
 def schema(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a database of each kind with the schema migrated in, for the whole session."""
-    with throwaway_database(request.param, tmp_path_factory.mktemp(f"service-{request.param}")) as url:
-        upgrade(url)
+    with migrated_database(request.param, tmp_path_factory.mktemp(f"service-{request.param}")) as url:
         yield url
 
 
