@@ -10,8 +10,12 @@ from typing import Any, TypeVar
 import pytest
 
 from openhitl.config import Settings
-from openhitl.migrations import upgrade
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from tests.support.databases import (
+    TEMPLATES,
+    create_migrated_postgres_database,
+    drop_postgres_database,
+    migrated_sqlite_url,
+)
 from tests.support.live import LiveServer
 from tests.support.receiver import Receiver
 
@@ -42,6 +46,13 @@ def no_outside_dns() -> Iterator[None]:
         yield
     finally:
         socket.getaddrinfo = _real_getaddrinfo
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_templates() -> Iterator[None]:
+    """Drops the migrated databases this test process copied (tests/support/databases.py) at its end."""
+    yield
+    off_loop(TEMPLATES.drop)
 
 
 T = TypeVar("T")
@@ -77,11 +88,10 @@ def start_server(
     data_dir = tmp_path_factory.mktemp(f"openhitl-{backend}")
     pg_name = None
     if backend == "postgres":
-        pg_name, url = off_loop(create_postgres_database)
+        pg_name, url = off_loop(create_migrated_postgres_database)
     else:
-        url = sqlite_url(data_dir)
+        url = off_loop(migrated_sqlite_url, data_dir)
     try:
-        off_loop(upgrade, url)
         server = LiveServer(make_settings(data_dir, url, **overrides), backend=backend).start()
         try:
             yield server

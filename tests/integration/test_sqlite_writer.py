@@ -9,17 +9,14 @@ import pytest
 from sqlalchemy import make_url, text
 
 from openhitl.kit.db import Database
-from openhitl.migrations import upgrade
-from tests.support.databases import sqlite_url
+from tests.support.databases import migrated_sqlite_url
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def sqlite_database(tmp_path: Path) -> str:
-    url = sqlite_url(tmp_path)
-    upgrade(url)
-    return url
+    return migrated_sqlite_url(tmp_path)
 
 
 async def test_a_write_waits_for_another_process_lock_off_the_loop(sqlite_database: str) -> None:
@@ -46,8 +43,8 @@ async def test_a_write_waits_for_another_process_lock_off_the_loop(sqlite_databa
         assert not writing.done()
         other.execute("COMMIT")
         assert await writing == 1
-        async with db.read() as session:
-            stored = await session.scalar(text("SELECT value FROM server_secrets WHERE name = 'probe'"))
+        async with db.read() as reading:
+            stored = await reading.scalar(text("SELECT value FROM server_secrets WHERE name = 'probe'"))
         assert stored == "x"
     finally:
         other.close()
@@ -104,9 +101,9 @@ async def test_the_writer_commits_in_place_and_its_wal_is_checkpointed_beside_it
             await insert(number)
         await db.checkpointer.settled()
         assert in_file() == 9
-        async with db.read() as session:
+        async with db.read() as reading:
             assert (
-                await session.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))
+                await reading.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))
                 == 14
             )
     finally:
@@ -146,9 +143,9 @@ async def test_under_steady_writes_the_wal_starts_over_once_it_is_long(sqlite_da
             await insert(session)
         assert wal_salts() != before
         assert db.checkpointer.restarts == 1 and not db.checkpointer.restart_due
-        async with db.read() as session:
+        async with db.read() as reading:
             assert (
-                await session.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))
+                await reading.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))
                 == 22
             )
     finally:
