@@ -71,6 +71,27 @@ def runs() -> list[Run]:
                 [*db, "--reviewers", "20", "--requests", "3", "--warmup", "1"],
             ),
             Run(
+                "growth.py",
+                [*db, "--rows", "1000000", "--duration", "10", "--runs", "3", "--samples", "100"],
+                [
+                    *db,
+                    "--rows",
+                    "2000",
+                    "--loops",
+                    "3",
+                    "--duration",
+                    "2",
+                    "--runs",
+                    "1",
+                    "--warmup",
+                    "1",
+                    "--connections",
+                    "8",
+                    "--samples",
+                    "5",
+                ],
+            ),
+            Run(
                 "timeouts.py",
                 [*db, "--pending", "100000", "--due", "1000", "--window", "60", "--idle-seconds", "30"],
                 [

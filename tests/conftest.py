@@ -10,8 +10,12 @@ from typing import Any, TypeVar
 import pytest
 
 from openhitl.config import Settings
-from openhitl.migrations import upgrade
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from tests.support.databases import (
+    TEMPLATES,
+    create_migrated_postgres_database,
+    drop_postgres_database,
+    migrated_sqlite_url,
+)
 from tests.support.live import LiveServer
 from tests.support.receiver import Receiver
 
@@ -44,6 +48,13 @@ def no_outside_dns() -> Iterator[None]:
         socket.getaddrinfo = _real_getaddrinfo
 
 
+@pytest.fixture(scope="session", autouse=True)
+def database_templates() -> Iterator[None]:
+    """Drops the migrated databases this test process copied (tests/support/databases.py) at its end."""
+    yield
+    off_loop(TEMPLATES.drop)
+
+
 T = TypeVar("T")
 
 # Every test client comes from 127.0.0.1, and the session's servers are shared: per-address and overall
@@ -51,6 +62,8 @@ T = TypeVar("T")
 # Small pools: many live servers share one PostgreSQL (100 connections by default) across the xdist workers.
 TEST_DEFAULTS: dict[str, object] = {
     "db_pool_size": 4,
+    # Tests move the clock forward (tests/support/clock.py) and expect the outbox to notice within a second.
+    "worker_poll_seconds": 1.0,
     "join_attempts_per_minute_per_address": 100_000,
     "login_attempts_per_minute": 100_000,
     "code_misses_per_minute_per_address": 100_000,
@@ -75,11 +88,10 @@ def start_server(
     data_dir = tmp_path_factory.mktemp(f"openhitl-{backend}")
     pg_name = None
     if backend == "postgres":
-        pg_name, url = off_loop(create_postgres_database)
+        pg_name, url = off_loop(create_migrated_postgres_database)
     else:
-        url = sqlite_url(data_dir)
+        url = off_loop(migrated_sqlite_url, data_dir)
     try:
-        off_loop(upgrade, url)
         server = LiveServer(make_settings(data_dir, url, **overrides), backend=backend).start()
         try:
             yield server

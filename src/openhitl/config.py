@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     notifier: Literal["auto", "memory", "postgres", "redis"] = "auto"
     # Background delivery (the outbox worker).
     worker_enabled: bool = True
-    worker_poll_seconds: float = Field(1.0, gt=0)
+    # Longest sleep when no hint arrives: new messages wake the worker by hint (from this process or another
+    # replica) and retries are scheduled to the moment, so this only bounds how late a lost hint is noticed.
+    worker_poll_seconds: float = Field(5.0, gt=0)
     # Reviewer notifications: the VAPID `sub` push services may contact, and the deferred-request digest.
     vapid_contact: str = Field("mailto:admin@localhost", pattern=r"^(mailto:\S+@\S+|https://\S+)$")
     email_digest_seconds: int = Field(3600, ge=60)

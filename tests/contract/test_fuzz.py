@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 import pytest
@@ -28,6 +28,11 @@ from openhitl.config import Settings
 from tests.support.live import Account, LiveServer, complete, full_access_account
 from tests.support.payloads import PUSH_KEYS, SEED_LOOP, SEED_REQUEST, VALID_TYPES
 from tests.support.routes import api_routes, uses_authentication
+
+if TYPE_CHECKING:  # schemathesis names the case of an OpenAPI operation for type checkers only
+    from schemathesis.specs.openapi.schemas import OpenApiCase as Case
+else:
+    Case = schemathesis.Case
 
 SEED = 20260101  # fixed, so a failure found once is found again
 # Per operation, seeded (so CI replays the same cases). 10 keep the suite's fuzzing near two minutes on two
@@ -97,7 +102,7 @@ class World:
     foreign_request_id: str
     webhook_id: str
 
-    def make_fresh_resources(self, case: schemathesis.Case) -> None:
+    def make_fresh_resources(self, case: Case) -> None:
         """Replaces the "make one now" ids in a case's path with a resource made for it."""
         fresh: dict[str, Callable[[dict[str, Any]], str]] = {
             FRESH_LOOP: lambda _: create_loop(self.http)[0],
@@ -305,7 +310,7 @@ anonymous = schemathesis.openapi.from_dict(
 UNSENDABLE_IN_HEADERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def drop_unsendable_headers(case: schemathesis.Case) -> None:
+def drop_unsendable_headers(case: Case) -> None:
     for values in (case.headers, case.cookies):
         if isinstance(values, dict):
             for name in [
@@ -314,7 +319,7 @@ def drop_unsendable_headers(case: schemathesis.Case) -> None:
                 del values[name]
 
 
-def use_real_ids(case: schemathesis.Case, world: World, data: st.DataObject) -> RealIds | None:
+def use_real_ids(case: Case, world: World, data: st.DataObject) -> RealIds | None:
     """Sometimes swaps a well-formed generated id for a real one; a malformed (negative) id stays as it is."""
     choices = world.real_path_parameters(case.operation.method.upper(), case.operation.path)
     positive = all(
@@ -400,7 +405,7 @@ COHERENT_BODIES: dict[str, Callable[[World, dict[str, Any], st.DataObject], None
 }
 
 
-def use_a_coherent_body(case: schemathesis.Case, world: World, data: st.DataObject) -> None:
+def use_a_coherent_body(case: Case, world: World, data: st.DataObject) -> None:
     make_coherent = COHERENT_BODIES.get(f"{case.operation.method.upper()} {case.operation.path}")
     if make_coherent is None or not isinstance(case.body, dict):
         return
@@ -422,9 +427,7 @@ FRAMEWORK_MESSAGES = {
 }
 
 
-def error_envelope(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
-) -> None:
+def error_envelope(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Case) -> None:
     """Every error, documented or not, is {"error": true, "msg": <what to fix>, "data": ...}; a browser's
     form post or page gets a page that says the same (where the document says the route serves pages)."""
     if response.status_code < 400:
@@ -457,7 +460,7 @@ CREDENTIALS = {
 @keyed.parametrize()
 @keyed.given(data=st.data())
 def test_every_operation_with_a_valid_key(
-    case: schemathesis.Case, data: st.DataObject, server: LiveServer, world: World
+    case: Case, data: st.DataObject, server: LiveServer, world: World
 ) -> None:
     chosen = use_real_ids(case, world, data)
     use_a_coherent_body(case, world, data)
@@ -472,7 +475,7 @@ def test_every_operation_with_a_valid_key(
 
 
 @covered.parametrize()
-def test_coverage_cases_with_a_valid_key(case: schemathesis.Case, server: LiveServer, world: World) -> None:
+def test_coverage_cases_with_a_valid_key(case: Case, server: LiveServer, world: World) -> None:
     label = f"{case.operation.method.upper()} {case.operation.path}"
     case.call_and_validate(
         base_url=server.url,
@@ -487,7 +490,7 @@ def test_coverage_cases_with_a_valid_key(case: schemathesis.Case, server: LiveSe
 @anonymous.parametrize()
 @anonymous.given(data=st.data())
 def test_every_api_operation_refuses_callers_without_a_valid_key(
-    case: schemathesis.Case, data: st.DataObject, server: LiveServer, world: World
+    case: Case, data: st.DataObject, server: LiveServer, world: World
 ) -> None:
     use_real_ids(case, world, data)
     authorization = CREDENTIALS[data.draw(st.sampled_from(list(CREDENTIALS)), label="credentials")]

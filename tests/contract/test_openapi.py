@@ -24,7 +24,7 @@ OPERATION_ID = re.compile(r"^(?P<tag>[a-z][a-z0-9_]*)-(?P<name>[a-z][a-z0-9_]*)$
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     # The same construction as `openhitl openapi`: no database is opened, the app only needs a URL.
-    return create_app(Settings(data_dir=tmp_path_factory.mktemp("openapi"), secret_key="unused"))  # type: ignore[arg-type]
+    return create_app(Settings(data_dir=tmp_path_factory.mktemp("openapi"), secret_key="unused"))
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,10 @@ docs/screenshots/ (from the SQLite run, so each screen is taken once).
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, ViewportSize, sync_playwright
 
 from tests.conftest import BACKENDS, start_server
 from tests.support.live import LiveServer
@@ -24,13 +25,24 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PHONE = {
+
+
+class Device(TypedDict, total=False):
+    """Browser context options that make a kind of device (Browser.new_context's keywords)."""
+
+    viewport: ViewportSize
+    is_mobile: bool
+    has_touch: bool
+    device_scale_factor: float
+
+
+PHONE: Device = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
     "has_touch": True,
     "device_scale_factor": 2,
 }
-DESKTOP = {"viewport": {"width": 1280, "height": 860}}
+DESKTOP: Device = {"viewport": {"width": 1280, "height": 860}}
 
 
 def chromium_path() -> str:
@@ -75,8 +87,8 @@ class Screens:
     def desktop(self) -> Page:
         return self._page(DESKTOP)
 
-    def _page(self, options: dict[str, object]) -> Page:
-        context = self.browser.new_context(base_url=self.site.url, **options)  # type: ignore[arg-type]
+    def _page(self, device: Device) -> Page:
+        context = self.browser.new_context(base_url=self.site.url, **device)
         context.set_default_timeout(15_000)
         self.contexts.append(context)
         return context.new_page()

@@ -2,7 +2,7 @@
 sign-up, "check your email", and the page an emailed link opens."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import Screens

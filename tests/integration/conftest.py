@@ -8,9 +8,8 @@ import httpx
 import pytest
 
 from openhitl.kit.db import Database
-from openhitl.migrations import upgrade
 from tests.conftest import BACKENDS
-from tests.support.databases import throwaway_database
+from tests.support.databases import migrated_database, throwaway_database
 from tests.support.live import Account, LiveServer
 from tests.support.payloads import SEED_LOOP
 
@@ -43,10 +42,11 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         yield url
 
 
-@pytest.fixture
-def database_url(empty_database: str) -> str:
-    upgrade(empty_database)
-    return empty_database
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new database of each kind with the schema migrated in, dropped afterwards."""
+    with migrated_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

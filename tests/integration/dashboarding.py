@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from openhitl.accounts import sessions
-from tests.support.live import Account, LiveServer
+from tests.support.live import DEFAULT_TLS, Account, LiveServer
 
 CREATED_LOOP = re.compile(r"^/dashboard/loops/([0-9a-f]{24})\?done=created$")
 
@@ -51,7 +51,7 @@ def signed_in(server: LiveServer, account: Account) -> Browser:
             )
 
     opened = server.run(open_session())
-    http = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+    http = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False, verify=DEFAULT_TLS)
     http.cookies.set(sessions.SESSION_COOKIE, opened.token)
     return Browser(http=http, csrf=opened.csrf_token, account=account)
 

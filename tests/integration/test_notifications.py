@@ -12,12 +12,15 @@ from sqlalchemy import func, select
 
 from openhitl.delivery.models import OutboxMessage, PushSubscription
 from openhitl.kit.ids import new_id
-from openhitl.migrations import upgrade
 from openhitl.notifications.emails import digest_window
 from tests.conftest import BACKENDS, make_settings, start_server
 from tests.integration.reviewing import Team, make_team
 from tests.support import web
-from tests.support.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from tests.support.databases import (
+    create_migrated_postgres_database,
+    drop_postgres_database,
+    migrated_sqlite_url,
+)
 from tests.support.live import Account, LiveServer
 from tests.support.payloads import SEED_LOOP
 from tests.support.push_service import Browser, PushService, unb64url
@@ -447,7 +450,7 @@ def test_a_critical_request_emails_members_who_chose_email(live: LiveServer, mai
     ask(team, priority="high")  # not critical, not deferred: push only
     [mail] = eventually(lambda: mail_to(mailbox, emailed), what="the critical email")
     assert mail.message["Subject"] == f"New critical request in {SEED_LOOP['name']}"
-    text = mail.message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    text = mail.message.get_body(preferencelist=("plain",)).get_content()
     assert TEXT in text and f"/requests/{request_id}" in text
     settle(live)
     assert len(mail_to(mailbox, emailed)) == 1
@@ -480,7 +483,7 @@ def test_deferred_requests_arrive_in_one_digest_at_the_end_of_the_window(
         )
         settle(live)
     assert len(mail_to(mailbox, reviewer)) == len(windows)  # one per window, normally just one
-    texts = "\n".join(m.message.get_body(preferencelist=("plain",)).get_content() for m in digests)  # type: ignore[union-attr]
+    texts = "\n".join(m.message.get_body(preferencelist=("plain",)).get_content() for m in digests)
     assert all(f"/requests/{r}" in texts for r in waiting)
     assert f"/requests/{answered}" not in texts and "answered already" not in texts
     if len(windows) == 1:
@@ -502,11 +505,10 @@ def test_vapid_keys_are_made_once_and_survive_a_restart(
     data_dir = tmp_path_factory.mktemp(f"vapid-{backend}")
     pg_name = None
     if backend == "postgres":
-        pg_name, url = create_postgres_database()
+        pg_name, url = create_migrated_postgres_database()
     else:
-        url = sqlite_url(data_dir)
+        url = migrated_sqlite_url(data_dir)
     try:
-        upgrade(url)
         settings = make_settings(data_dir, url)
 
         def public_key(server: LiveServer) -> str:

@@ -326,9 +326,9 @@ async def test_three_workers_deliver_each_of_a_thousand_messages_once(database_u
     assert len(deliveries) == 1000
     assert {len(names) for names in deliveries.values()} == {1}
     assert len({names[0] for names in deliveries.values()}) >= 2, "the workers did not run side by side"
-    async with databases[0].read() as session:
+    async with databases[0].read() as reading:
         done, most_attempts = (
-            await session.execute(select(func.count(OutboxMessage.done_at), func.max(OutboxMessage.attempts)))
+            await reading.execute(select(func.count(OutboxMessage.done_at), func.max(OutboxMessage.attempts)))
         ).one()
     assert (done, most_attempts) == (1000, 1)
     await databases[0].dispose()

@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from openhitl.migrations import upgrade
 from tests.conftest import make_settings
-from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.databases import create_migrated_postgres_database, drop_postgres_database
 from tests.support.live import LiveServer
 from tests.support.payloads import request_body, yes_no
 from tests.support.processes import (
@@ -32,8 +31,7 @@ REDIS_URL = os.environ.get("OPENHITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
 def replicas(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two servers on one PostgreSQL database whose feeds only learn of new events through the notifier
     (their own polling is slowed to a minute)."""
-    name, url = create_postgres_database()
-    upgrade(url)
+    name, url = create_migrated_postgres_database()
     extra = {"notifier": request.param, "feed_poll_seconds": 60.0, "worker_poll_seconds": 0.2}
     if request.param == "redis":
         extra["redis_url"] = REDIS_URL
@@ -79,8 +77,7 @@ def test_a_decision_on_one_replica_wakes_a_waiter_on_the_other(
 
 
 def test_the_worker_command_delivers_for_the_servers(tmp_path: Path) -> None:
-    name, url = create_postgres_database()
-    upgrade(url)
+    name, url = create_migrated_postgres_database()
     env = openhitl_env(url, tmp_path, deadline_poll_seconds=0.2)
     worker_log = tmp_path / "worker.log"
     worker = start_openhitl(["worker"], env, worker_log)
@@ -131,8 +128,7 @@ def test_two_servers_and_two_workers_deliver_every_event_once(tmp_path: Path) ->
     from tests.support.receiver import Receiver
 
     total = int(os.environ.get("OPENHITL_TEST_SCALE_REQUESTS", "5000"))
-    name, url = create_postgres_database()
-    upgrade(url)
+    name, url = create_migrated_postgres_database()
     env = openhitl_env(url, tmp_path, timeout_seconds_min=1, deadline_poll_seconds=0.2)
     replicas = [Replica(env, tmp_path / f"serve-{n}.log") for n in (1, 2)]
     for replica in replicas:

@@ -3,22 +3,20 @@
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
 
 from openhitl.kit.db import Database
-from openhitl.migrations import upgrade
-from tests.support.databases import sqlite_url
+from tests.support.databases import migrated_sqlite_url
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def sqlite_database(tmp_path: Path) -> str:
-    url = sqlite_url(tmp_path)
-    upgrade(url)
-    return url
+    return migrated_sqlite_url(tmp_path)
 
 
 async def test_a_write_waits_for_another_process_lock_off_the_loop(sqlite_database: str) -> None:
@@ -45,8 +43,8 @@ async def test_a_write_waits_for_another_process_lock_off_the_loop(sqlite_databa
         assert not writing.done()
         other.execute("COMMIT")
         assert await writing == 1
-        async with db.read() as session:
-            stored = await session.scalar(text("SELECT value FROM server_secrets WHERE name = 'probe'"))
+        async with db.read() as reading:
+            stored = await reading.scalar(text("SELECT value FROM server_secrets WHERE name = 'probe'"))
         assert stored == "x"
     finally:
         other.close()
@@ -103,10 +101,52 @@ async def test_the_writer_commits_in_place_and_its_wal_is_checkpointed_beside_it
             await insert(number)
         await db.checkpointer.settled()
         assert in_file() == 9
-        async with db.read() as session:
+        async with db.read() as reading:
             assert (
-                await session.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))
+                await reading.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))
                 == 14
+            )
+    finally:
+        await db.dispose()
+
+
+async def test_under_steady_writes_the_wal_starts_over_once_it_is_long(sqlite_database: str) -> None:
+    """A checkpoint that runs while a write transaction is open can never let the WAL start over by itself
+    (the writer commits more frames before its next transaction begins): the writer does, between two
+    units of work, once the WAL is `restart_frames` long."""
+    db = Database(sqlite_database)
+    assert db.checkpointer is not None
+    db.checkpointer.every = 1_000_000  # checkpoints run only where this test runs them
+    db.checkpointer.restart_frames = 10
+    path = make_url(sqlite_database).database or ""
+    numbers = iter(range(1_000_000))
+
+    async def insert(session: Any) -> None:
+        await session.execute(
+            text("INSERT INTO server_secrets (name, value, created_at) VALUES (:n, 'x', '2026-01-01')"),
+            {"n": f"probe-{next(numbers)}"},
+        )
+
+    def wal_salts() -> bytes:
+        """The WAL header's salts, which change each time the WAL starts over (read without a checkpoint)."""
+        return Path(f"{path}-wal").read_bytes()[16:24]
+
+    try:
+        for _ in range(20):
+            async with db.write() as session:
+                await insert(session)
+        before = wal_salts()
+        async with db.write() as session:  # steady writes: the checkpoint runs inside a write transaction
+            await insert(session)
+            await asyncio.to_thread(db.checkpointer.checkpoint)
+        async with db.write() as session:  # the next write transaction began on a WAL started over
+            await insert(session)
+        assert wal_salts() != before
+        assert db.checkpointer.restarts == 1 and not db.checkpointer.restart_due
+        async with db.read() as reading:
+            assert (
+                await reading.scalar(text("SELECT count(*) FROM server_secrets WHERE name LIKE 'probe-%'"))
+                == 22
             )
     finally:
         await db.dispose()

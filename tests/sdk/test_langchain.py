@@ -5,8 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypedDict
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import interrupt
 
 from openhitl import AsyncClient, Client
@@ -23,7 +25,7 @@ class Refund(TypedDict, total=False):
     note: str
 
 
-def refund_graph():  # type: ignore[no-untyped-def]
+def refund_graph() -> CompiledStateGraph[Refund, None, Refund, Refund]:
     def approve(state: Refund) -> Refund:
         decision = interrupt(
             {
@@ -50,7 +52,7 @@ def test_each_interrupt_becomes_a_request_and_the_graph_resumes_with_the_answer(
     client: Client, team: Team
 ) -> None:
     graph = refund_graph()
-    config = {"configurable": {"thread_id": "refund-1"}}
+    config: RunnableConfig = {"configurable": {"thread_id": "refund-1"}}
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(
             invoke_with_human,
@@ -80,7 +82,7 @@ async def test_async_graph_resumes_with_the_default_when_nobody_answers(
     server: LiveServer, async_client: AsyncClient, team: Team
 ) -> None:
     graph = refund_graph()
-    config = {"configurable": {"thread_id": "refund-2"}}
+    config: RunnableConfig = {"configurable": {"thread_id": "refund-2"}}
     running = asyncio.create_task(
         ainvoke_with_human(
             graph, {"order_id": "B-9", "amount": 9.5}, config, loop=team.loop_id, client=async_client

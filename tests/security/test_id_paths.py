@@ -29,7 +29,7 @@ PARAMETER = re.compile(r"{(\w+)}")
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    return create_app(Settings(data_dir=tmp_path_factory.mktemp("ids"), secret_key="unused"))  # type: ignore[arg-type]
+    return create_app(Settings(data_dir=tmp_path_factory.mktemp("ids"), secret_key="unused"))
 
 
 def path_parameters(app: FastAPI) -> Iterator[tuple[str, str, str | None]]:

@@ -9,7 +9,7 @@ SEED_LOOP = {
     "description": "Review user-generated content for community guidelines compliance",
     "icon": "shield-check",
 }
-SEED_REQUEST = {
+SEED_REQUEST: dict[str, Any] = {
     "processing_type": "time-sensitive",
     "type": "markdown",
     "priority": "medium",

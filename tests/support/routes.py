@@ -19,9 +19,10 @@ def uses_authentication(dependant: Dependant) -> bool:
 def api_routes(app: FastAPI) -> dict[tuple[str, str], Dependant]:
     """(path, method) -> dependency tree of every FastAPI route, through included routers."""
     # FastAPI 0.165 includes routers lazily: app.routes holds the included routers, not their routes.
-    return {
-        (context.path, method.lower()): context.dependant
-        for context in iter_route_contexts(app.routes)
-        if isinstance(context.original_route, APIRoute)
-        for method in context.methods or ()
-    }
+    routes: dict[tuple[str, str], Dependant] = {}
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            assert context.path is not None, context.original_route  # an APIRoute always has one
+            for method in context.methods or ():
+                routes[(context.path, method.lower())] = context.dependant
+    return routes

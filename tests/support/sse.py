@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.live import DEFAULT_TLS
+
 
 @dataclass(frozen=True)
 class SseEvent:
@@ -47,7 +49,7 @@ class SseListener:
         self.status_code: int | None = None
         self.response_headers: httpx.Headers | None = None
         self._connected = threading.Event()
-        self._client = httpx.Client(timeout=httpx.Timeout(60, read=60))
+        self._client = httpx.Client(timeout=httpx.Timeout(60, read=60), verify=DEFAULT_TLS)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._response: httpx.Response | None = None
         self._closing = False
@@ -135,7 +137,7 @@ class ResumingFeed:
             time.sleep(0.05)
 
     def _follow(self) -> None:
-        with httpx.Client(timeout=httpx.Timeout(10, read=60)) as client:
+        with httpx.Client(timeout=httpx.Timeout(10, read=60), verify=DEFAULT_TLS) as client:
             while not self._stopping.is_set():
                 url = self.urls[self.connections % len(self.urls)]
                 self.connections += 1

@@ -5,7 +5,7 @@ import re
 import httpx
 
 from openhitl.kit.ids import new_id
-from tests.support.live import LiveServer
+from tests.support.live import DEFAULT_TLS, LiveServer
 
 _TOKEN = re.compile(r'(?:name="csrf_token" value="|data-csrf=")([^"]+)"')
 
@@ -24,7 +24,7 @@ PASSWORD = "correct horse battery"
 
 def browser(server: LiveServer) -> httpx.Client:
     """A client that behaves like a browser: cookies kept, redirects shown rather than followed."""
-    return httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
+    return httpx.Client(base_url=server.url, follow_redirects=False, timeout=30, verify=DEFAULT_TLS)
 
 
 def sign_up(server: LiveServer, *, invite_code: str, name: str = "Reviewer") -> tuple[httpx.Client, str]:

@@ -32,15 +32,14 @@ def test_utc_type_refuses_naive_datetimes() -> None:
 
 def test_utc_type_stores_utc_on_both_dialects() -> None:
     column = UTCDateTime()
+    postgres = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's PostgreSQL dialect is unannotated
     local = datetime(2024, 3, 15, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     assert column.process_bind_param(local, sqlite.dialect()) == datetime(2024, 3, 15, 10, 0)
-    assert column.process_bind_param(local, postgresql.dialect()) == datetime(2024, 3, 15, 10, 0, tzinfo=UTC)
+    assert column.process_bind_param(local, postgres) == datetime(2024, 3, 15, 10, 0, tzinfo=UTC)
     assert column.process_result_value("2024-03-15 10:00:00.000000", sqlite.dialect()) == datetime(
         2024, 3, 15, 10, 0, tzinfo=UTC
     )
-    assert column.process_result_value(local, postgresql.dialect()) == datetime(
-        2024, 3, 15, 10, 0, tzinfo=UTC
-    )
+    assert column.process_result_value(local, postgres) == datetime(2024, 3, 15, 10, 0, tzinfo=UTC)
 
 
 def test_isoformat_is_utc_with_z() -> None:

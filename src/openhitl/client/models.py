@@ -84,6 +84,7 @@ class Request(Model):
     response_by_user: Person | None = None
     response_at: datetime | None = None
     response_time_seconds: float | None = None
+    timeout_seconds: int | None = None
     timeout_at: datetime
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None

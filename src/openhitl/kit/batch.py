@@ -23,8 +23,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from openhitl.kit import prepared
 from openhitl.kit.work import WritingSession
 
@@ -32,7 +30,7 @@ if TYPE_CHECKING:
     from openhitl.kit.db import Database
 
 T = TypeVar("T")
-Job = Callable[[AsyncSession], Awaitable[Any]]
+Job = Callable[[WritingSession], Awaitable[Any]]
 MAX_BATCH = 64
 
 
@@ -48,7 +46,7 @@ class GroupCommit:
         self.batches = 0  # how many transactions ran, for tests and metrics
         self.jobs = 0
 
-    async def run(self, job: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run(self, job: Callable[[WritingSession], Awaitable[T]]) -> T:
         """Runs `job` in the next batch; returns its result once the batch has committed."""
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((job, done))
@@ -140,7 +138,7 @@ class GroupCommit:
         return result
 
 
-async def _run_job(session: AsyncSession, job: Job) -> Any:
+async def _run_job(session: WritingSession, job: Job) -> Any:
     """The job, then a flush of what it added, so that nothing of it is left pending for the next job."""
     result = await job(session)
     if session.new or session.dirty or session.deleted:

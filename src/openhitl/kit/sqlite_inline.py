@@ -17,6 +17,14 @@ Two things could hold the event loop, and both go to a worker thread instead:
   `synchronous=NORMAL` only appends to the WAL (no fsync), so it runs in place; the writer's automatic
   checkpoint, which would run inside some commit, is switched off, and a `Checkpointer` runs a passive
   checkpoint from a connection of its own on a worker thread every `CHECKPOINT_EVERY` commits instead.
+
+The WAL starts over from its first frame only when a write transaction begins with every frame already
+copied. Under steady writes a checkpoint on another thread never sees that: a write transaction is open
+while it copies, and commits more frames before the next one begins. The WAL then grew by every commit for
+as long as the load lasted (~6.5 KB per created request: gigabytes after some hundred thousand), and so did
+what readers search through it. So once a checkpoint finds `RESTART_FRAMES` frames, the writer, right after
+its next commit and before it lets the next unit of work in, waits (off the loop) for a RESTART checkpoint:
+it copies the few frames committed since, and the next write transaction starts the WAL over.
 """
 
 import asyncio
@@ -30,6 +38,12 @@ import structlog
 log = structlog.get_logger("openhitl.db")
 # SQLite's own automatic checkpoint runs at 1,000 WAL pages; a create request writes ~6 pages.
 CHECKPOINT_EVERY = 200
+# A WAL this long (32 MiB with 4 KiB pages) is started over (see above); SQLite's own automatic checkpoint,
+# from inside a commit, would keep it near 1,000 frames.
+RESTART_FRAMES = 8192
+# How long a restart may wait for readers to leave the WAL, while writes wait for it; past that it is tried
+# again after a later checkpoint.
+RESTART_WAIT_MS = 100
 
 T = TypeVar("T")
 
@@ -92,13 +106,19 @@ class Checkpointer:
     """Passive WAL checkpoints for a writer whose automatic ones are off, on a worker thread.
 
     Passive: it copies what no reader still needs and never waits for or blocks anyone; what it cannot copy
-    yet is copied by a later one. Failures are logged and retried at the next turn.
+    yet is copied by a later one. Failures are logged and retried at the next turn. Once the WAL is
+    `restart_frames` long, `restart_due` asks the writer for a moment without writes to start it over.
     """
 
-    def __init__(self, database: str, *, uri: bool, every: int = CHECKPOINT_EVERY) -> None:
+    def __init__(
+        self, database: str, *, uri: bool, every: int = CHECKPOINT_EVERY, restart_frames: int = RESTART_FRAMES
+    ) -> None:
         self.database = database
         self.uri = uri
         self.every = every
+        self.restart_frames = restart_frames
+        self.restart_due = False
+        self.restarts = 0  # how many restarts went through, for tests and metrics
         self._commits = 0
         self._running: asyncio.Future[None] | None = None
         self._connection: sqlite3.Connection | None = None
@@ -109,15 +129,41 @@ class Checkpointer:
             self._commits = 0
             self._running = asyncio.get_running_loop().run_in_executor(None, self.checkpoint)
 
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._connection = sqlite3.connect(
+                self.database,
+                uri=self.uri,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=RESTART_WAIT_MS / 1000,
+            )
+        return self._connection
+
     def checkpoint(self) -> None:
         try:
-            if self._connection is None:
-                self._connection = sqlite3.connect(
-                    self.database, uri=self.uri, isolation_level=None, check_same_thread=False
-                )
-            self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+            _busy, frames, _copied = self._connect().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as error:
             log.warning("WAL checkpoint failed; the next one will catch up", error=str(error))
+            return
+        if frames >= self.restart_frames:
+            self.restart_due = True
+
+    def _restart(self) -> None:
+        try:
+            busy, _frames, _copied = self._connect().execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        except sqlite3.Error as error:
+            log.warning("WAL restart failed; a later checkpoint asks again", error=str(error))
+            return
+        if not busy:  # else a reader still needed the WAL: a later checkpoint asks again
+            self.restarts += 1
+
+    async def restart(self) -> None:
+        """Copies the rest of the WAL and waits for readers to leave it, so that the next write transaction
+        starts it over. The writer calls it between its commit and its next transaction."""
+        self.restart_due = False
+        await self.settled()
+        await asyncio.get_running_loop().run_in_executor(None, self._restart)
 
     async def settled(self) -> None:
         """Returns once the checkpoint under way (if any) has finished."""
@@ -198,6 +244,8 @@ class InlineConnection:
         # In place: with the automatic checkpoint off (see Checkpointer) a commit only appends to the WAL.
         await self.run(self.raw.commit)
         if self.checkpointer is not None:
+            if self.checkpointer.restart_due:  # the pool hands this connection to nobody meanwhile
+                await self.checkpointer.restart()
             self.checkpointer.committed()
 
     async def rollback(self) -> None:

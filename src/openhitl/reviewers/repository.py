@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.loops.models import Loop, Membership
 from openhitl.requests.lifecycle import held_by, open_to
-from openhitl.requests.models import Request, Response
+from openhitl.requests.models import OPEN_STATUSES, Request, Response, status_in
 
 HISTORY_STATUSES = ("completed", "timeout", "cancelled")
 
@@ -30,7 +30,9 @@ async def queue(
     offset: int,
 ) -> tuple[list[tuple[Request, Loop]], int]:
     """Open requests of the user's loops plus those they hold: critical first, then oldest first."""
-    conditions = [or_(open_to(user_id, now), held_by(user_id, now))]
+    # Both halves imply an open status; said outright (and literally) it lets the index on (loop_id, status,
+    # …) reach the open requests alone, not every request the loop ever had.
+    conditions = [status_in(OPEN_STATUSES), or_(open_to(user_id, now), held_by(user_id, now))]
     if loop_id:
         conditions.append(Request.loop_id == loop_id)
     if priority:
