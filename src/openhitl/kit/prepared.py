@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, sqltypes
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from openhitl.kit import sqlite_inline
@@ -53,7 +53,7 @@ class Prepared:
         self.binds: tuple[tuple[str | None, Processor, Any], ...] = tuple(binds)
         columns = getattr(statement, "exported_columns", ())
         self.results: tuple[Processor, ...] = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+            _result_processor(column.type, dialect) for column in columns
         )
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
@@ -67,6 +67,16 @@ class Prepared:
             value if process is None else process(value)
             for value, process in zip(raw, self.results, strict=True)
         )
+
+
+def _result_processor(column_type: Any, dialect: Dialect) -> Processor:
+    impl = column_type.dialect_impl(dialect)
+    if dialect.driver == "asyncpg" and isinstance(impl, sqltypes.Float) and not impl.asdecimal:
+        # SQLAlchemy's asyncpg numerics choose by the type code a cursor reports, which no cursor gives here;
+        # asyncpg returns a float column (float4 or float8) as a Python float, as that choice would leave it.
+        return None
+    processor: Processor = impl.result_processor(dialect, None)
+    return processor
 
 
 class Statements:

@@ -204,17 +204,18 @@ async def inbox_item(
 
 @router.post("/requests/{request_id}/claim", responses=ERRORS)
 async def claim_request(
-    request_id: RequestId, principal: CurrentPrincipal, session: WriteSession, state: State
+    request_id: RequestId, principal: CurrentPrincipal, state: State
 ) -> Envelope[ReviewItemOne]:
     """Take a request for yourself for a while (the lease); claiming again renews it."""
     now = state.clock.now()
-    claimed, loop = await service.claim(
-        session,
-        request_id=request_id,
-        user_id=principal.user_id,
-        lease_seconds=state.settings.claim_lease_seconds,
-        now=now,
-    )
+    async with state.db.write() as session:  # in the body, as for respond_to_request
+        claimed, loop = await service.claim(
+            session,
+            request_id=request_id,
+            user_id=principal.user_id,
+            lease_seconds=state.settings.claim_lease_seconds,
+            now=now,
+        )
     return ok(
         ReviewItemOne(request=review_item(claimed, loop, user_id=principal.user_id, now=now)),
         "Request claimed",
@@ -236,19 +237,23 @@ async def release_request(
 
 @router.post("/requests/{request_id}/respond", responses=ERRORS)
 async def respond_to_request(
-    request_id: RequestId, body: RespondBody, principal: CurrentPrincipal, session: WriteSession, state: State
+    request_id: RequestId, body: RespondBody, principal: CurrentPrincipal, state: State
 ) -> Envelope[AnsweredOne]:
     """Answer a pending request, or one you have claimed."""
-    answered, _ = await service.respond(
-        session,
-        request_id=request_id,
-        user_id=principal.user_id,
-        response_data=body.response_data,
-        now=state.clock.now(),
-    )
-    assert answered.response_at is not None and answered.response_time_seconds is not None
     responder = UserRef(user_id=principal.user_id, name=principal.name, email=principal.email)
-    closing(session, answered, responder)  # this process's waiters answer with who it was
+    # The unit of work in the body, not as a dependency: answers are frequent, and a generator dependency
+    # costs FastAPI more than opening the session does (BENCHMARKS.md, "Answers"). Committed before the
+    # answer leaves, as WriteSession's are.
+    async with state.db.write() as session:
+        answered, _ = await service.respond(
+            session,
+            request_id=request_id,
+            user_id=principal.user_id,
+            response_data=body.response_data,
+            now=state.clock.now(),
+        )
+        closing(session, answered, responder)  # this process's waiters answer with who it was
+    assert answered.response_at is not None and answered.response_time_seconds is not None
     return ok(
         AnsweredOne(
             request=Answered(
