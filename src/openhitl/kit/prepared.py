@@ -55,6 +55,8 @@ class Prepared:
         self.results: tuple[Processor, ...] = tuple(
             _result_processor(column.type, dialect) for column in columns
         )
+        # Most columns come back from the driver as they are stored (text, numbers): only the others are visited.
+        self._converted = tuple((index, process) for index, process in enumerate(self.results) if process)
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         return [
@@ -63,10 +65,12 @@ class Prepared:
         ]
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(raw, self.results, strict=True)
-        )
+        if len(raw) != len(self.results):
+            raise ValueError(f"a row of {len(raw)} columns for a statement of {len(self.results)}")
+        values = list(raw)
+        for index, process in self._converted:
+            values[index] = process(values[index])
+        return tuple(values)
 
 
 def _result_processor(column_type: Any, dialect: Dialect) -> Processor:
