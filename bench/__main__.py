@@ -61,6 +61,27 @@ def runs() -> list[Run]:
             [*replicated, "--duration", "2", "--connections", "8", "--runs", "1", "--warmup", "1"],
         )
     )
+    quick_answers = [
+        "--requests",
+        "40",
+        "--connections",
+        "8",
+        "--runs",
+        "1",
+        "--warmup",
+        "10",
+        "--serial",
+        "4",
+    ]
+    for database in ("sqlite", "postgres"):
+        db = ["--database", database]
+        plan.append(
+            Run(
+                "answers.py",
+                [*db, "--requests", "2000", "--connections", "8", "--runs", "3"],
+                [*db, *quick_answers],
+            )
+        )
     for database in ("sqlite", "postgres"):
         db = ["--database", database]
         plan += [

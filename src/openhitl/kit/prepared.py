@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, sqltypes
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from openhitl.kit import sqlite_inline
@@ -52,8 +52,10 @@ class Prepared:
         self.binds: tuple[tuple[str | None, Processor, Any], ...] = tuple(binds)
         columns = getattr(statement, "exported_columns", ())
         self.results: tuple[Processor, ...] = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+            _result_processor(column.type, dialect) for column in columns
         )
+        # Most columns come back from the driver as they are stored (text, numbers): only the others are visited.
+        self._converted = tuple((index, process) for index, process in enumerate(self.results) if process)
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         return [
@@ -62,10 +64,22 @@ class Prepared:
         ]
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(raw, self.results, strict=True)
-        )
+        if len(raw) != len(self.results):
+            raise ValueError(f"a row of {len(raw)} columns for a statement of {len(self.results)}")
+        values = list(raw)
+        for index, process in self._converted:
+            values[index] = process(values[index])
+        return tuple(values)
+
+
+def _result_processor(column_type: Any, dialect: Dialect) -> Processor:
+    impl = column_type.dialect_impl(dialect)
+    if dialect.driver == "asyncpg" and isinstance(impl, sqltypes.Float) and not impl.asdecimal:
+        # SQLAlchemy's asyncpg numerics choose by the type code a cursor reports, which no cursor gives here;
+        # asyncpg returns a float column (float4 or float8) as a Python float, as that choice would leave it.
+        return None
+    processor: Processor = impl.result_processor(dialect, None)
+    return processor
 
 
 class Statements:

@@ -4,16 +4,18 @@ Every transition is one guarded `UPDATE … WHERE status IN (…) RETURNING …`
 database lets exactly one through, and the other gets no row back.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, literal, or_, select, update
+from sqlalchemy import ColumnElement, String, and_, bindparam, case, literal, or_, select, update
 
 from openhitl.delivery import fanout
+from openhitl.kit.prepared import Statements, driver
 from openhitl.kit.types import UTCDateTime
 from openhitl.kit.work import WritingSession
 from openhitl.realtime.events import append_event, closing
-from openhitl.requests.models import Request, status_in
+from openhitl.requests.models import ROW_COLUMNS, Request, from_row, status_in
 from openhitl.requests.states import CANCEL as CANCEL
 from openhitl.requests.states import CLAIM as CLAIM
 from openhitl.requests.states import EXPIRE_CLAIM as EXPIRE_CLAIM
@@ -64,6 +66,16 @@ def _moving(
 ) -> Any:
     """The one guarded UPDATE every transition is: the rows `where` picks move to the target, RETURNING them."""
     return (
+        _guarded_update(transition, now, values, *where)
+        .returning(Request)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
+def _guarded_update(
+    transition: Transition, now: Any, values: dict[str, Any] | None, *where: ColumnElement[bool]
+) -> Any:
+    return (
         update(Request)
         .where(*where)
         .values(
@@ -73,9 +85,67 @@ def _moving(
             updated_at=now,
             **(values or {}),
         )
-        .returning(Request)
-        .execution_options(synchronize_session=False, populate_existing=True)
     )
+
+
+# The bound parameters every `Move` has; a move's own conditions and values may use them too.
+REQUEST_ID = bindparam("request_id", type_=String())
+NOW = bindparam("now", type_=UTCDateTime())
+VERSION = bindparam("version", type_=Request.version.type)
+
+
+class Move:
+    """One transition along a fixed path, built and compiled once: the moves a reviewer makes all day
+    (claim, answer). `apply` would build, compile and run the guarded UPDATE through the ORM on every call;
+    a Move's statement names what varies as bound parameters (`REQUEST_ID`, `NOW`, `VERSION` and its own)
+    and runs on the unit of work's driver connection (kit/prepared.py). The same `_guarded_update`, and
+    the same side effects (`_moved`), as every other transition.
+
+    `condition` and `where` build the guard as `apply` takes it; `versioned` adds "the version the caller
+    read is still the request's" (`apply`'s `version`)."""
+
+    def __init__(
+        self,
+        transition: Transition,
+        *,
+        values: Callable[[], dict[str, Any]],
+        condition: Callable[[], ColumnElement[bool]] | None = None,
+        where: Callable[[], tuple[ColumnElement[bool], ...]] = tuple,
+        versioned: bool = False,
+    ) -> None:
+        def build() -> Any:
+            guard = condition() if condition is not None else Request.status.in_(transition.sources)
+            unchanged = (Request.version == VERSION,) if versioned else ()
+            moving = _guarded_update(
+                transition, NOW, values(), Request.id == REQUEST_ID, guard, *where(), *unchanged
+            )
+            return moving.returning(*ROW_COLUMNS)
+
+        self.transition = transition
+        self.statements = Statements(build)
+
+
+async def make(
+    session: WritingSession,
+    move: Move,
+    *,
+    request_id: str,
+    now: datetime,
+    actor_id: str | None,
+    params: dict[str, Any],
+    version: int | None = None,
+    event_data: dict[str, Any] | None = None,
+) -> Request | None:
+    """`apply` for a prepared `Move`: the request as it is now, or None when its state does not allow it.
+    `params` are the move's own bound parameters."""
+    connection = await driver(session)
+    bound = {**params, "request_id": request_id, "now": now, "version": version}
+    row = await connection.fetchone(move.statements, bound)
+    if row is None:
+        return None
+    moved = from_row(session, row)
+    await _moved(session, move.transition, moved, actor_id=actor_id, now=now, event_data=event_data)
+    return moved
 
 
 async def _moved_all(
@@ -133,7 +203,12 @@ async def apply_all(
     return await _moved_all(session, transition, statement, actor_id=actor_id, now=now, event_data=event_data)
 
 
-def open_to(user_id: str, now: datetime) -> ColumnElement[bool]:
+# Who and when, as values or as bound parameters (a `Move`'s statement is built once, with parameters).
+UserId = str | ColumnElement[str]
+Moment = datetime | ColumnElement[datetime]
+
+
+def open_to(user_id: UserId, now: Moment) -> ColumnElement[bool]:
     """Answerable or claimable by this user: unclaimed, claimed by them, or a claim whose lease ran out."""
     return and_(
         Request.timeout_at > now,
@@ -147,13 +222,14 @@ def open_to(user_id: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
-def held_by(user_id: str, now: datetime) -> ColumnElement[bool]:
+def held_by(user_id: UserId, now: Moment) -> ColumnElement[bool]:
     return and_(Request.status == "claimed", Request.claimed_by == user_id, Request.claim_expires_at > now)
 
 
-def claim_started(user_id: str, now: datetime) -> ColumnElement[datetime]:
+def claim_started(user_id: UserId, now: Moment) -> ColumnElement[datetime]:
     """When this user's hold began: their claim's start if they hold it, else now (a claim taken as it closes)."""
-    return case((Request.claimed_by == user_id, Request.claimed_at), else_=literal(now, UTCDateTime()))
+    moment = literal(now, UTCDateTime()) if isinstance(now, datetime) else now
+    return case((Request.claimed_by == user_id, Request.claimed_at), else_=moment)
 
 
 def _unchanged_since(version: int | None) -> tuple[ColumnElement[bool], ...]:

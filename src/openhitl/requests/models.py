@@ -2,21 +2,27 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     bindparam,
     text,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.orm.util import identity_key
 
 from openhitl.kit.db import Base
 from openhitl.kit.types import JSONType, UTCDateTime
@@ -86,6 +92,27 @@ class Request(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# A request's row as the statements that skip the ORM return it (RETURNING, prepared reads): every column, in
+# the table's order. `from_row` makes it a Request.
+ROW_COLUMNS: tuple[Column[Any], ...] = tuple(cast(Table, Request.__table__).columns)
+_ROW_KEYS = tuple(column.key for column in ROW_COLUMNS)
+_REQUESTS = manager_of_class(Request)
+
+
+def from_row(session: AsyncSession, row: Sequence[Any]) -> Request:
+    """The request a statement returned (`ROW_COLUMNS`): the unit of work's own object for it, brought up to
+    date, if it holds one; else a detached copy of the row, not in the session, as an object read and let go."""
+    values = dict(zip(_ROW_KEYS, row, strict=True))
+    held = session.sync_session.identity_map.get(identity_key(Request, values["id"]))
+    if held is not None:
+        for key, value in values.items():
+            set_committed_value(held, key, value)
+        return held
+    request: Request = _REQUESTS.new_instance()
+    request.__dict__.update(values)  # as the ORM loads a row: every attribute loaded, nothing to flush
+    return request
 
 
 class Response(Base):

@@ -3,17 +3,19 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhitl.kit.prepared import Statements, driver
+from openhitl.kit.work import WritingSession
 from openhitl.loops.models import Loop, Membership
-from openhitl.requests.lifecycle import held_by, open_to
-from openhitl.requests.models import OPEN_STATUSES, Request, Response, status_in
+from openhitl.requests.lifecycle import REQUEST_ID, UserId, held_by, open_to
+from openhitl.requests.models import OPEN_STATUSES, ROW_COLUMNS, Request, Response, from_row, status_in
 
 HISTORY_STATUSES = ("completed", "timeout", "cancelled")
 
 
-def _member_of(user_id: str) -> Any:
+def _member_of(user_id: UserId) -> Any:
     return and_(
         Membership.loop_id == Request.loop_id, Membership.user_id == user_id, Membership.status == "active"
     )
@@ -111,10 +113,38 @@ async def get_for_member(
     return (row[0], row[1]) if row else None
 
 
-async def reload(session: AsyncSession, request_id: str) -> Request | None:
+USER_ID = bindparam("user_id", type_=String())
+_MEMBERS_REQUEST = Statements(
+    lambda: (
+        select(*ROW_COLUMNS, Loop.name, Loop.icon)
+        .join(Loop, Loop.id == Request.loop_id)
+        .join(Membership, _member_of(USER_ID))
+        .where(Request.id == REQUEST_ID)
+    )
+)
+_REQUEST = Statements(lambda: select(*ROW_COLUMNS).where(Request.id == REQUEST_ID))
+
+
+async def member_request(
+    session: WritingSession, *, request_id: str, user_id: str
+) -> tuple[Request, Loop] | None:
+    """`get_for_member` in a unit of work that changes the request (a claim, an answer): one prepared read
+    on its own connection (kit/prepared.py). The Loop carries what a reviewer's item shows of it (id, name,
+    icon) and is not in the session."""
+    row = await (await driver(session)).fetchone(
+        _MEMBERS_REQUEST, {"request_id": request_id, "user_id": user_id}
+    )
+    if row is None:
+        return None
+    request = from_row(session, row[: len(ROW_COLUMNS)])
+    name, icon = row[len(ROW_COLUMNS) :]
+    return request, Loop(id=request.loop_id, name=name, icon=icon)
+
+
+async def reload(session: WritingSession, request_id: str) -> Request | None:
     """The request as it is now, also when this unit of work read it before."""
-    statement = select(Request).where(Request.id == request_id).execution_options(populate_existing=True)
-    return (await session.execute(statement)).scalar_one_or_none()
+    row = await (await driver(session)).fetchone(_REQUEST, {"request_id": request_id})
+    return from_row(session, row) if row is not None else None
 
 
 async def loop_by_invite_code(session: AsyncSession, code: str) -> Loop | None:

@@ -41,6 +41,76 @@ loop_router = APIRouter(tags=["loops"])
 ERRORS = error_responses(400, 401, 403, 404, 409, 429)
 
 
+# Claims and answers first: routes are tried in order (app.api_router), and these are the busiest here.
+@router.post("/requests/{request_id}/claim", responses=ERRORS)
+async def claim_request(
+    request_id: RequestId, principal: CurrentPrincipal, state: State
+) -> Envelope[ReviewItemOne]:
+    """Take a request for yourself for a while (the lease); claiming again renews it."""
+    now = state.clock.now()
+    async with state.db.write() as session:  # in the body, as for respond_to_request
+        claimed, loop = await service.claim(
+            session,
+            request_id=request_id,
+            user_id=principal.user_id,
+            lease_seconds=state.settings.claim_lease_seconds,
+            now=now,
+        )
+    return ok(
+        ReviewItemOne(request=presenter.review_item(claimed, loop, user_id=principal.user_id, now=now)),
+        "Request claimed",
+    )
+
+
+@router.post("/requests/{request_id}/respond", responses=ERRORS)
+async def respond_to_request(
+    request_id: RequestId, body: RespondBody, principal: CurrentPrincipal, state: State
+) -> Envelope[AnsweredOne]:
+    """Answer a pending request, or one you have claimed."""
+    responder = UserRef(user_id=principal.user_id, name=principal.name, email=principal.email)
+    # The unit of work in the body, not as a dependency: answers are frequent, and a generator dependency
+    # costs FastAPI more than opening the session does (BENCHMARKS.md, "Answers"). Committed before the
+    # answer leaves, as WriteSession's are.
+    async with state.db.write() as session:
+        answered, _ = await service.respond(
+            session,
+            request_id=request_id,
+            user_id=principal.user_id,
+            response_data=body.response_data,
+            now=state.clock.now(),
+        )
+        closing(session, answered, responder)  # this process's waiters answer with who it was
+    assert answered.response_at is not None and answered.response_time_seconds is not None
+    return ok(
+        AnsweredOne(
+            request=Answered(
+                id=answered.id,
+                request_id=answered.id,
+                status=answered.status,
+                response_data=answered.response_data,
+                response_value=plain_answer(answered),
+                response_by=responder,
+                response_at=answered.response_at,
+                response_time_seconds=answered.response_time_seconds,
+            )
+        ),
+        "Response submitted",
+    )
+
+
+@router.post("/requests/{request_id}/release", responses=ERRORS)
+async def release_request(
+    request_id: RequestId, principal: CurrentPrincipal, session: WriteSession, state: State
+) -> Envelope[ReviewItemOne]:
+    """Give a claimed request back to the queue."""
+    now = state.clock.now()
+    released, loop = await service.release(session, request_id=request_id, user_id=principal.user_id, now=now)
+    return ok(
+        ReviewItemOne(request=presenter.review_item(released, loop, user_id=principal.user_id, now=now)),
+        "Request released",
+    )
+
+
 @router.post("/loops/join", responses=ERRORS)
 async def join_loop(
     body: JoinBody, principal: CurrentPrincipal, session: WriteSession, state: State, request: Request
@@ -153,70 +223,6 @@ async def inbox_item(
         raise NotFound("Request not found")
     item = presenter.review_item(*found, user_id=principal.user_id, now=state.clock.now())
     return ok(ReviewItemOne(request=item), "Request retrieved successfully")
-
-
-@router.post("/requests/{request_id}/claim", responses=ERRORS)
-async def claim_request(
-    request_id: RequestId, principal: CurrentPrincipal, session: WriteSession, state: State
-) -> Envelope[ReviewItemOne]:
-    """Take a request for yourself for a while (the lease); claiming again renews it."""
-    now = state.clock.now()
-    claimed, loop = await service.claim(
-        session,
-        request_id=request_id,
-        user_id=principal.user_id,
-        lease_seconds=state.settings.claim_lease_seconds,
-        now=now,
-    )
-    return ok(
-        ReviewItemOne(request=presenter.review_item(claimed, loop, user_id=principal.user_id, now=now)),
-        "Request claimed",
-    )
-
-
-@router.post("/requests/{request_id}/release", responses=ERRORS)
-async def release_request(
-    request_id: RequestId, principal: CurrentPrincipal, session: WriteSession, state: State
-) -> Envelope[ReviewItemOne]:
-    """Give a claimed request back to the queue."""
-    now = state.clock.now()
-    released, loop = await service.release(session, request_id=request_id, user_id=principal.user_id, now=now)
-    return ok(
-        ReviewItemOne(request=presenter.review_item(released, loop, user_id=principal.user_id, now=now)),
-        "Request released",
-    )
-
-
-@router.post("/requests/{request_id}/respond", responses=ERRORS)
-async def respond_to_request(
-    request_id: RequestId, body: RespondBody, principal: CurrentPrincipal, session: WriteSession, state: State
-) -> Envelope[AnsweredOne]:
-    """Answer a pending request, or one you have claimed."""
-    answered, _ = await service.respond(
-        session,
-        request_id=request_id,
-        user_id=principal.user_id,
-        response_data=body.response_data,
-        now=state.clock.now(),
-    )
-    assert answered.response_at is not None and answered.response_time_seconds is not None
-    responder = UserRef(user_id=principal.user_id, name=principal.name, email=principal.email)
-    closing(session, answered, responder)  # this process's waiters answer with who it was
-    return ok(
-        AnsweredOne(
-            request=Answered(
-                id=answered.id,
-                request_id=answered.id,
-                status=answered.status,
-                response_data=answered.response_data,
-                response_value=plain_answer(answered),
-                response_by=responder,
-                response_at=answered.response_at,
-                response_time_seconds=answered.response_time_seconds,
-            )
-        ),
-        "Response submitted",
-    )
 
 
 @loop_router.delete("/loops/{loop_id}", responses=error_responses(400, 401, 403, 404, 429))

@@ -2,17 +2,18 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, insert, select, update
 from starlette.requests import Request as HTTPRequest
 
 from openhitl.delivery import fanout
 from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
 from openhitl.kit.guessing import client_address
 from openhitl.kit.ids import new_id
+from openhitl.kit.prepared import Statements, execute_soon
 from openhitl.kit.state import AppState
+from openhitl.kit.types import UTCDateTime
 from openhitl.kit.work import WritingSession
 from openhitl.loops import repository as loops_repository
 from openhitl.loops.models import Loop, Membership
@@ -20,9 +21,11 @@ from openhitl.loops.service import LoopAccess, active_member
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle
 from openhitl.requests.answers import ResponseDataError, validate_response
+from openhitl.requests.lifecycle import NOW
 from openhitl.requests.models import Request, Response
 from openhitl.requests.response_configs import ResponseConfigError, parse_config
 from openhitl.reviewers import repository
+from openhitl.reviewers.repository import USER_ID
 
 INVITE_CODE_LENGTH = 6
 LOOP_DELETED = "The loop was deleted"
@@ -134,8 +137,8 @@ async def delete_loop(
     return Deleted(members, requests, responses, [request.id for request in cancelled])
 
 
-async def _get(session: AsyncSession, *, request_id: str, user_id: str) -> tuple[Request, Loop]:
-    found = await repository.get_for_member(session, request_id=request_id, user_id=user_id)
+async def _get(session: WritingSession, *, request_id: str, user_id: str) -> tuple[Request, Loop]:
+    found = await repository.member_request(session, request_id=request_id, user_id=user_id)
     if found is None:
         raise NotFound("Request not found")
     return found
@@ -157,60 +160,72 @@ def _conflict(request: Request, user_id: str, now: datetime, *, read_version: in
     return Conflict("Request is not claimed by you", f"Request is {request.status}")
 
 
-async def _touch_member(session: AsyncSession, *, loop_id: str, user_id: str, now: datetime) -> None:
-    await session.execute(
+_TOUCH_MEMBER = Statements(
+    lambda: (
         update(Membership)
-        .where(Membership.loop_id == loop_id, Membership.user_id == user_id)
-        .values(last_active=now)
+        .where(Membership.loop_id == bindparam("loop_id"), Membership.user_id == USER_ID)
+        .values(last_active=NOW)
     )
+)
+_INSERT_RESPONSE = Statements(
+    lambda: insert(cast(Table, Response.__table__)),
+    keys=("id", "request_id", "user_id", "response_data", "created_at"),
+)
 
 
-def _member_guard(user_id: str) -> Any:
+async def _touch_member(session: WritingSession, *, loop_id: str, user_id: str, now: datetime) -> None:
+    await execute_soon(session, _TOUCH_MEMBER, {"loop_id": loop_id, "user_id": user_id, "now": now})
+
+
+def _member_guard(user_id: lifecycle.UserId) -> Any:
     # Part of the guarded UPDATE itself: a member removed a moment ago cannot slip an answer in.
     return Request.loop_id.in_(
         select(Membership.loop_id).where(Membership.user_id == user_id, Membership.status == "active")
     )
 
 
-async def _take(
-    session: WritingSession,
-    transition: lifecycle.Transition,
-    *,
-    request_id: str,
-    user_id: str,
-    now: datetime,
-    values: dict[str, Any],
-    version: int | None = None,
-) -> Request | None:
-    """Claim or answer: only while the request is open to this user and they are still a member."""
-    return await lifecycle.apply(
-        session,
-        transition,
-        request_id=request_id,
-        now=now,
-        actor_id=user_id,
-        condition=lifecycle.open_to(user_id, now),
-        where=(_member_guard(user_id),),
-        values=values,
-        version=version,
-    )
+# Claim or answer: only while the request is open to this user and they are still a member. Built once
+# (lifecycle.Move): a reviewer claims and answers all day.
+_CLAIM = lifecycle.Move(
+    lifecycle.CLAIM,
+    condition=lambda: lifecycle.open_to(USER_ID, NOW),
+    where=lambda: (_member_guard(USER_ID),),
+    values=lambda: {
+        "claimed_by": USER_ID,
+        "claimed_at": NOW,
+        "claim_expires_at": bindparam("claim_expires_at", type_=UTCDateTime()),
+    },
+)
+_RESPOND = lifecycle.Move(
+    lifecycle.RESPOND,
+    condition=lambda: lifecycle.open_to(USER_ID, NOW),
+    where=lambda: (_member_guard(USER_ID),),
+    versioned=True,
+    values=lambda: {
+        "response_by": USER_ID,
+        "response_at": NOW,
+        "response_data": bindparam("response_data", type_=Request.response_data.type),
+        "response_time_seconds": bindparam("response_time_seconds", type_=Request.response_time_seconds.type),
+        # The record keeps who held it when it closed. An answer straight from the queue (or over a
+        # lapsed claim of someone else's) is a claim taken and closed at the same moment.
+        "claimed_by": USER_ID,
+        "claimed_at": lifecycle.claim_started(USER_ID, NOW),
+        "claim_expires_at": None,
+    },
+)
 
 
 async def claim(
     session: WritingSession, *, request_id: str, user_id: str, lease_seconds: int, now: datetime
 ) -> tuple[Request, Loop]:
     request, loop = await _get(session, request_id=request_id, user_id=user_id)
-    claimed = await _take(
+    claimed = await lifecycle.make(
         session,
-        lifecycle.CLAIM,
+        _CLAIM,
         request_id=request_id,
-        user_id=user_id,
         now=now,
-        values={
-            "claimed_by": user_id,
-            "claimed_at": now,
-            "claim_expires_at": now + timedelta(seconds=lease_seconds),
-        },
+        actor_id=user_id,
+        params={"user_id": user_id, "claim_expires_at": now + timedelta(seconds=lease_seconds)},
     )
     if claimed is None:
         raise _conflict(request, user_id, now)
@@ -250,38 +265,34 @@ async def respond(
         raise BadRequest(f"Invalid response_data: {exc}", str(exc)) from exc
     # The answer was checked against the request as read: if its question or config changed since (a PATCH
     # committing meanwhile), the guarded UPDATE finds no row and the answer is refused, never stored.
-    answered = await _take(
+    answered = await lifecycle.make(
         session,
-        lifecycle.RESPOND,
+        _RESPOND,
         request_id=request_id,
-        user_id=user_id,
         now=now,
+        actor_id=user_id,
         version=request.version,
-        values={
-            "response_by": user_id,
-            "response_at": now,
+        params={
+            "user_id": user_id,
             "response_data": structured,
             "response_time_seconds": round((now - request.created_at).total_seconds(), 3),
-            # The record keeps who held it when it closed. An answer straight from the queue (or over a
-            # lapsed claim of someone else's) is a claim taken and closed at the same moment.
-            "claimed_by": user_id,
-            "claimed_at": lifecycle.claim_started(user_id, now),
-            "claim_expires_at": None,
         },
     )
     if answered is None:
-        read_version = request.version  # the reload refreshes `request` itself
+        read_version = request.version  # read first: the reload refreshes `request` if the session holds it
         current = await repository.reload(session, request_id)
         if current is None:
             raise NotFound("Request not found")
         raise _conflict(current, user_id, now, read_version=read_version)
-    session.add(
-        Response(
-            id=new_id(), request_id=request_id, user_id=user_id, response_data=structured, created_at=now
-        )
-    )
+    response = {
+        "id": new_id(),
+        "request_id": request_id,
+        "user_id": user_id,
+        "response_data": structured,
+        "created_at": now,
+    }
+    await execute_soon(session, _INSERT_RESPONSE, response)
     await _touch_member(session, loop_id=loop.id, user_id=user_id, now=now)
-    await session.flush()
     return answered, loop
 
 

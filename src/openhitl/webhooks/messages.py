@@ -214,7 +214,7 @@ async def enqueue_request_event(
     if callback_url:
         targets.insert(0, (callback_url, request.creator_id, None))
     message_ids = [new_id() for _ in targets]
-    loop = await session.get(Loop, request.loop_id)  # a respond or claim has it loaded already
+    loop = await session.get(Loop, request.loop_id)  # no read when the unit of work has it loaded
     pending = {
         "at": now.isoformat(),
         "request": request_snapshot(request),

@@ -1,25 +1,43 @@
 """Queries on webhook endpoints, account signing secrets and the delivery log, scoped to their owner."""
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, String, Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.models import User
 from openhitl.delivery.models import Delivery, OutboxMessage, WebhookEndpoint
+from openhitl.kit.prepared import Statements, driver
+from openhitl.kit.work import WritingSession
 from openhitl.loops import audience
 from openhitl.loops.models import Loop
 
+_ENDPOINT_COLUMNS = tuple(cast(Table, WebhookEndpoint.__table__).columns)
 
-async def endpoints_for_request(
-    session: AsyncSession, *, creator_id: str, loop_id: str
-) -> list[WebhookEndpoint]:
-    """Enabled endpoints of the request's creator and of its loop's creator (each endpoint once)."""
+
+def _endpoints_for_request() -> Any:
+    creator_id, loop_id = bindparam("creator_id", type_=String()), bindparam("loop_id", type_=String())
     loop_creator = select(Loop.creator_id).where(Loop.id == loop_id).scalar_subquery()
-    statement = (
-        select(WebhookEndpoint)
+    return (
+        select(*_ENDPOINT_COLUMNS)
         .where(audience.webhook_endpoints(creator_id=creator_id, loop_creator_id=loop_creator))
         .order_by(WebhookEndpoint.id)
     )
-    return list((await session.execute(statement)).scalars())
+
+
+_ENDPOINTS_FOR_REQUEST = Statements(_endpoints_for_request)
+
+
+async def endpoints_for_request(
+    session: WritingSession, *, creator_id: str, loop_id: str
+) -> list[WebhookEndpoint]:
+    """Enabled endpoints of the request's creator and of its loop's creator (each endpoint once), not in the
+    session. Asked in the unit of work of every request change, mostly to find none: one prepared statement
+    on its connection (kit/prepared.py)."""
+    connection = await driver(session)
+    rows = await connection.fetchall(_ENDPOINTS_FOR_REQUEST, {"creator_id": creator_id, "loop_id": loop_id})
+    keys = [column.key for column in _ENDPOINT_COLUMNS]
+    return [WebhookEndpoint(**dict(zip(keys, row, strict=True))) for row in rows]
 
 
 async def loop_name(session: AsyncSession, loop_id: str) -> str:
