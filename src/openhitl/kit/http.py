@@ -20,7 +20,7 @@ from openhitl.kit.bodies import unparseable_body_hint
 from openhitl.kit.db import database_unavailable
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError
-from openhitl.kit.routing import Aliases, PathIndex, RawHandler, method_not_allowed, path_templates, serve_raw
+from openhitl.kit.routing import Aliases, PathIndex, method_not_allowed, path_templates, serve_raw
 from openhitl.kit.validation import summarise
 
 log = structlog.get_logger("openhitl.http")
@@ -129,6 +129,7 @@ class FrontDoor:
             return
         if self.index is None:  # read on the first request, when every router has been included
             self.index = PathIndex(path_templates(self.routes()))
+        asked = scope["path"]
         path = self.aliases.rewrite(scope)
         headers = scope["headers"]
         incoming = origin = None
@@ -153,6 +154,11 @@ class FrontDoor:
                 for name, value in (state.get("rate_limit_headers") or {}).items():
                     extra.append((name.lower().encode(), value.encode()))
                 message["headers"] = [*message.get("headers", ()), *extra]
+                if path is not asked and 300 <= message["status"] < 400:
+                    message["headers"] = [
+                        (name, self.aliases.restore(value, asked) if name == b"location" else value)
+                        for name, value in message["headers"]
+                    ]
                 on_response(route, method, message["status"])
             await send(message)
 
@@ -165,9 +171,9 @@ class FrontDoor:
             if template is not None and (handler := template.raw.get(method)) is not None:
                 scope["path_params"] = template.parameters(path)
                 if origin is None:
-                    await serve_raw(handler, Request(scope, guarded), scope, guarded, send_with_headers)
+                    await serve_raw(handler, scope, guarded, send_with_headers)
                 else:
-                    await self.make_cors(partial(_serve_raw, handler))(scope, guarded, send_with_headers)
+                    await self.make_cors(partial(serve_raw, handler))(scope, guarded, send_with_headers)
                 return
             refused = method_not_allowed(template, method) if template is not None else None
             if refused is None:
@@ -177,10 +183,6 @@ class FrontDoor:
             await app(scope, guarded, send_with_headers)
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
-
-
-async def _serve_raw(handler: RawHandler, scope: Scope, receive: Receive, send: Send) -> None:
-    await serve_raw(handler, Request(scope, receive), scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

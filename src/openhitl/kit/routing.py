@@ -58,12 +58,12 @@ class RawRoute(APIRoute):
         if scope["method"] not in (self.methods or ()):
             await super().handle(scope, receive, send)
             return
-        await serve_raw(self.handler, Request(scope, receive), scope, receive, send)
+        await serve_raw(self.handler, scope, receive, send)
 
 
-async def serve_raw(
-    handler: RawHandler, request: Request, scope: Scope, receive: Receive, send: Send
-) -> None:
+async def serve_raw(handler: RawHandler, scope: Scope, receive: Receive, send: Send) -> None:
+    """The handler's answer, or the app's answer to its exception."""
+    request = Request(scope, receive)
     try:
         response = await handler(request)
     except Exception as exc:
@@ -128,6 +128,16 @@ class Aliases:
                     scope["raw_path"] = self.canonical.encode() + raw_path[length:]
                 return path
         return path
+
+    def restore(self, location: bytes, original: str) -> bytes:
+        """A redirect's Location (Starlette's, to the path without its trailing slash) under the prefix the
+        client used, `original` being the path it asked for."""
+        if original.startswith(self._canonical):
+            return location
+        for prefix, _ in self._others:
+            if original.startswith(prefix):
+                return location.replace(self._canonical.encode(), prefix.encode(), 1)
+        return location
 
 
 @dataclass(frozen=True)
