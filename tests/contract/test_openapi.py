@@ -108,11 +108,12 @@ def test_every_api_route_answers_under_all_three_prefixes(app: FastAPI) -> None:
 
 def test_the_other_prefixes_serve_nothing_extra(app: FastAPI) -> None:
     """A route under an alias prefix (outside the canonical one) could never be reached: it is rewritten."""
+    paths = [context.path or "" for context in iter_route_contexts(app.routes)]
     hidden = sorted(
-        context.path
-        for context in iter_route_contexts(app.routes)
-        if any(context.path.startswith(f"{prefix}/") for prefix in API_PREFIXES[1:])
-        and not context.path.startswith(f"{CANONICAL_PREFIX}/")
+        path
+        for path in paths
+        if any(path.startswith(f"{prefix}/") for prefix in API_PREFIXES[1:])
+        and not path.startswith(f"{CANONICAL_PREFIX}/")
     )
     assert not hidden, f"routes under an alias prefix, which the front door rewrites away: {hidden}"
 
