@@ -23,6 +23,7 @@ from openhitl.kit.bodies import declare_storable_text
 from openhitl.kit.clock import Clock
 from openhitl.kit.http import FrontDoor, install_error_handlers
 from openhitl.kit.logging import configure_logging
+from openhitl.kit.routing import Aliases
 from openhitl.kit.state import AppState
 from openhitl.loops.router import qr_router
 from openhitl.loops.router import router as loops_router
@@ -45,8 +46,10 @@ from openhitl.webhooks.messages import WEBHOOK_KIND
 from openhitl.webhooks.router import router as webhooks_router
 from openhitl.webhooks.sender import WebhookSender
 
-# HITL.sh clients use /v1/api (production), /v1 (the OpenAPI reference) and /api/v1 (newer clients).
+# HITL.sh clients use /v1/api (production), /v1 (the OpenAPI reference) and /api/v1 (newer clients). The API
+# is mounted once, under the first; FrontDoor rewrites the others to it.
 API_PREFIXES = ("/v1/api", "/v1", "/api/v1")
+ALIASES = Aliases(API_PREFIXES[0], API_PREFIXES[1:])
 log = structlog.get_logger("openhitl.app")
 
 
@@ -62,8 +65,8 @@ def operation_id(route: APIRoute) -> str:
 def api_router() -> APIRouter:
     """Starlette tries routes in order, so each route a request passes costs it time (BENCHMARKS.md,
     "Create request", "Second round (2026-11-21, afternoon)", item 6): the busiest (creating, waiting for
-    and answering requests) come first. Where two paths could match the same URL the more specific one is listed first
-    within its router, and kit/routing.py answers 405s before routing."""
+    and answering requests) come first. Where two paths could match the same URL the more specific one is
+    listed first within its router, and kit/routing.py answers 405s before routing."""
     api = APIRouter()
     api.include_router(requests_router)
     api.include_router(realtime_router)
@@ -158,11 +161,10 @@ def create_app(
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "Last-Event-ID"],
         expose_headers=["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"],
     )
-    app.add_middleware(FrontDoor, routes=lambda: app.routes, cors=cors, on_response=count_response)
-
-    api = api_router()
-    for index, prefix in enumerate(API_PREFIXES):
-        app.include_router(api, prefix=prefix, include_in_schema=index == 0)
+    app.add_middleware(
+        FrontDoor, routes=lambda: app.routes, aliases=ALIASES, cors=cors, on_response=count_response
+    )
+    app.include_router(api_router(), prefix=API_PREFIXES[0])
     app.include_router(qr_router)
     app.include_router(signin_router)
     app.include_router(links_router)

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
-from openhitl.app import API_PREFIXES, create_app
+from openhitl.app import ALIASES, API_PREFIXES, create_app
 from openhitl.config import Settings
+from openhitl.kit.routing import PathIndex, path_templates
 from tests.support.routes import api_routes, uses_authentication
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi.json"
@@ -90,38 +92,30 @@ def test_committed_document_matches_the_code(document: dict[str, Any]) -> None:
 
 
 def test_every_api_route_answers_under_all_three_prefixes(app: FastAPI) -> None:
-    served = set(api_routes(app))
-    canonical = {
-        (path.removeprefix(CANONICAL_PREFIX), method)
-        for path, method in served
-        if path.startswith(f"{CANONICAL_PREFIX}/")
-    }
+    """The API is mounted once; the front door rewrites the other prefixes to it (kit/routing.py: Aliases)."""
+    index = PathIndex(path_templates(app.routes))
+    canonical = [path for path, _ in api_routes(app) if path.startswith(f"{CANONICAL_PREFIX}/")]
     assert canonical, f"no route is served under {CANONICAL_PREFIX}"
-    missing = sorted(
-        f"{method.upper()} {prefix}{path}"
-        for path, method in canonical
-        for prefix in API_PREFIXES
-        if (f"{prefix}{path}", method) not in served
-    )
-    assert not missing, f"routes served under {CANONICAL_PREFIX} but missing under another prefix: {missing}"
+    wrong = []
+    for path in canonical:
+        for prefix in API_PREFIXES:
+            scope = {"path": prefix + path.removeprefix(CANONICAL_PREFIX)}
+            found = index.find(ALIASES.rewrite(scope))
+            if scope["path"] != path or found is None or found.path != path:
+                wrong.append(f"{prefix}{path.removeprefix(CANONICAL_PREFIX)}")
+    assert not wrong, f"paths that do not reach their route under {CANONICAL_PREFIX}: {wrong}"
 
 
 def test_the_other_prefixes_serve_nothing_extra(app: FastAPI) -> None:
-    served = set(api_routes(app))
-    canonical = {
-        (path.removeprefix(CANONICAL_PREFIX), method)
-        for path, method in served
-        if path.startswith(f"{CANONICAL_PREFIX}/")
-    }
-    extra = sorted(
-        f"{method.upper()} {path}"
-        for path, method in served
-        for prefix in API_PREFIXES[1:]
-        if path.startswith(f"{prefix}/")
+    """A route under an alias prefix (outside the canonical one) could never be reached: it is rewritten."""
+    paths = [context.path or "" for context in iter_route_contexts(app.routes)]
+    hidden = sorted(
+        path
+        for path in paths
+        if any(path.startswith(f"{prefix}/") for prefix in API_PREFIXES[1:])
         and not path.startswith(f"{CANONICAL_PREFIX}/")
-        and (path.removeprefix(prefix), method) not in canonical
     )
-    assert not extra, f"routes served under an alias prefix but not under {CANONICAL_PREFIX}: {extra}"
+    assert not hidden, f"routes under an alias prefix, which the front door rewrites away: {hidden}"
 
 
 def test_the_document_lists_each_route_once_under_the_canonical_prefix(document: dict[str, Any]) -> None:

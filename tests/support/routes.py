@@ -4,14 +4,12 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from openhitl.accounts.auth import AUTHENTICATES, authenticate
+from openhitl.accounts.auth import authenticate
 
 
 def uses_authentication(dependant: Dependant) -> bool:
     return any(
-        dependency.call is authenticate
-        or getattr(dependency.call, AUTHENTICATES, False)
-        or uses_authentication(dependency)
+        dependency.call is authenticate or uses_authentication(dependency)
         for dependency in dependant.dependencies
     )
 

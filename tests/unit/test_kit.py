@@ -1,17 +1,24 @@
-"""Small pieces of the kit: ids, the UTC type, the callback guard, error messages, rate-limit windows."""
+"""Small pieces of the kit: ids, the UTC type, the callback guard, error messages, rate-limit windows, the
+API's alias prefixes."""
 
+import asyncio
 import ipaddress
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
 
+from openhitl.app import create_app
+from openhitl.config import Settings
 from openhitl.kit.clock import isoformat
 from openhitl.kit.crypto import INVITE_ALPHABET, random_code, token_digest
 from openhitl.kit.db import database_unavailable, normalise_url
 from openhitl.kit.ids import is_valid_id, new_id
 from openhitl.kit.netguard import UnsafeTarget, check_address, check_url, is_globally_reachable
 from openhitl.kit.ratelimit import RateLimitState, next_hour
+from openhitl.kit.routing import Aliases
 from openhitl.kit.types import UTCDateTime
 from openhitl.kit.validation import describe_error, summarise
 
@@ -166,3 +173,35 @@ def test_database_urls_get_async_drivers() -> None:
 def test_which_database_errors_mean_out_of_reach_for_now(sqlstate: str, unavailable: bool) -> None:
     error = type("PgError", (Exception,), {"sqlstate": sqlstate})()
     assert database_unavailable(error) is unavailable
+
+
+def test_alias_prefixes_are_rewritten_to_the_canonical_one_and_put_back_in_redirects() -> None:
+    aliases = Aliases("/v1/api", ("/v1", "/api/v1"))
+    for asked, canonical in [
+        ("/v1/loops/x", "/v1/api/loops/x"),
+        ("/api/v1/loops/x", "/v1/api/loops/x"),
+        ("/v1/api/loops/x", "/v1/api/loops/x"),
+        ("/v1/api", "/v1/api/api"),  # under /v1, as when the API was mounted under each prefix: no route
+        ("/v1", "/v1"),
+        ("/v1x/loops", "/v1x/loops"),
+        ("/api/v1", "/api/v1"),
+        ("/dashboard/loops", "/dashboard/loops"),
+    ]:
+        scope = {"path": asked, "raw_path": asked.replace("x", "%78").encode()}
+        assert aliases.rewrite(scope) == scope["path"] == canonical
+        assert scope["raw_path"] == canonical.replace("x", "%78").encode()
+    assert aliases.restore(b"http://h/v1/api/loops", "/v1/loops/") == b"http://h/v1/loops"
+    assert aliases.restore(b"http://h/v1/api/loops", "/api/v1/loops/") == b"http://h/api/v1/loops"
+    assert aliases.restore(b"http://h/v1/api/loops", "/v1/api/loops/") == b"http://h/v1/api/loops"
+
+
+@pytest.mark.parametrize("prefix", ["/v1/api", "/v1", "/api/v1"])
+def test_a_trailing_slash_redirects_under_the_prefix_the_client_used(prefix: str, tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, secret_key="unused"))
+
+    async def get() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as client:
+            return await client.get(f"{prefix}/loops/")
+
+    answer = asyncio.run(get())
+    assert answer.status_code == 307 and answer.headers["location"] == f"http://h{prefix}/loops"

@@ -16,6 +16,7 @@ from openhitl.kit.crypto import token_digest
 from openhitl.kit.errors import Forbidden, TooManyRequests, Unauthorized
 from openhitl.kit.ratelimit import RateLimitState
 from openhitl.kit.state import AppState
+from openhitl.kit.uow import State
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -37,8 +38,6 @@ class Principal:
         return self.session_id is not None
 
 
-# Marks a dependency that authenticates the caller (as `authenticate` does) without depending on it.
-AUTHENTICATES = "openhitl_authenticates"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "x-csrf-token"
 
@@ -169,8 +168,9 @@ async def _from_session(request: Request, state: AppState, token: str) -> Princi
     return principal
 
 
-async def authenticate_with(request: Request, state: AppState) -> Principal:
-    """A Bearer API key, or else the session cookie of a signed-in browser."""
+async def authenticate(request: Request, state: State) -> Principal:
+    """Who is calling: a Bearer API key, or else the session cookie of a signed-in browser. A dependency
+    (`CurrentPrincipal`, `require`), and called as it is by the raw routes and the MCP endpoint."""
     header = request.headers.get("authorization")
     if header:
         return await _from_api_key(request, state, header)
@@ -180,11 +180,7 @@ async def authenticate_with(request: Request, state: AppState) -> Principal:
     raise Unauthorized("Missing or invalid authorization header")
 
 
-async def authenticate(request: Request) -> Principal:
-    """The dependency: who is calling. It reads the app's state itself rather than through a dependency of
-    its own: FastAPI solves each dependency again on every request (BENCHMARKS.md, "Create request",
-    "Second round (2026-11-21, afternoon)", item 6)."""
-    return await authenticate_with(request, request.app.state.openhitl)
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
 def permitted(principal: Principal, permission: str) -> Principal:
@@ -196,14 +192,12 @@ def permitted(principal: Principal, permission: str) -> Principal:
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:
     """The dependency for a route that needs `permission` of an API key (sessions have them all)."""
 
-    async def dependency(request: Request) -> Principal:
-        return permitted(await authenticate(request), permission)
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        return permitted(principal, permission)
 
-    setattr(dependency, AUTHENTICATES, True)  # tests/support/routes.py finds authenticated routes by it
     return dependency
 
 
-CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 LoopsRead = Annotated[Principal, Depends(require("loops:read"))]
 LoopsWrite = Annotated[Principal, Depends(require("loops:write"))]
 RequestsRead = Annotated[Principal, Depends(require("requests:read"))]

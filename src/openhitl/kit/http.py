@@ -1,18 +1,18 @@
-"""ASGI plumbing: request ids, rate-limit headers, long responses detached from the layers, and the envelope
-on every error."""
+"""ASGI plumbing: request ids, rate-limit headers, alias prefixes, raw routes, and the envelope on every
+error."""
 
 import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,7 +20,7 @@ from openhitl.kit.bodies import unparseable_body_hint
 from openhitl.kit.db import database_unavailable
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError
-from openhitl.kit.routing import DirectHandler, PathIndex, PathTemplate, method_not_allowed, path_templates
+from openhitl.kit.routing import Aliases, PathIndex, method_not_allowed, path_templates, serve_raw
 from openhitl.kit.validation import summarise
 
 log = structlog.get_logger("openhitl.http")
@@ -38,21 +38,6 @@ HTTP_MESSAGES = {
     500: "Internal server error",
     503: "Service temporarily unavailable",
 }
-
-
-# A response that goes on long after it started (an event stream) hands the rest of itself to
-# `FrontDoor` through `scope[DETACH]`, to be sent from there: the layers inside it (CORS,
-# metrics, routing, FastAPI's and Starlette's exception handling and exit stacks) acted on its start
-# already, and need not stay suspended, nor wrap every chunk, for as long as the stream stays open.
-DETACH = "openhitl.detach"
-
-
-class Detached(Protocol):
-    async def finish(self, receive: Receive, send: Send) -> None:
-        """Sends the rest of the response."""
-
-    def abandon(self) -> None:
-        """Releases what the response holds: the layers inside failed after it was handed over."""
 
 
 MAX_BODY_BYTES = 1_048_576
@@ -109,23 +94,13 @@ def replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def answer_error(request: Request, exc: Exception) -> Response:
-    """The app's answer to an exception, by the handler `install_error_handlers` registered for its type."""
-    handlers = request.app.exception_handlers
-    for kind in type(exc).__mro__:
-        if kind in handlers:
-            answer: Response = await handlers[kind](request, exc)
-            return answer
-    raise exc
-
-
 class FrontDoor:
     """What every HTTP request passes before routing, in one layer (each layer is a wrapped `send` and
-    a suspended coroutine per request): an X-Request-ID on every answer and in every log line, bodies over
-    the limit refused, 405 for a path whose routes lack the method (kit/routing.py), CORS, the
-    X-RateLimit-* headers, and `on_response(route template, method, status)` for the metrics. It also
-    sends the rest of a response detached from the layers (see DETACH), with the request's id still bound,
-    and hands requests of routes served directly (kit/routing.py) to their handlers.
+    a suspended coroutine per request): an X-Request-ID on every answer and in every log line, the API's
+    alias prefixes rewritten to its one mount (kit/routing.py: `Aliases`), bodies over the limit refused,
+    405 for a path whose routes lack the method, CORS, the X-RateLimit-* headers, and
+    `on_response(route template, method, status)` for the metrics. The raw routes (kit/routing.py:
+    `RawRoute`) are served from here, with no layer under this one but CORS for a cross-origin request.
 
     CORS is Starlette's middleware, entered only by requests that carry an Origin: the others need no CORS
     headers, only `Vary: Origin` (their answer differs from a cross-origin request's).
@@ -136,6 +111,7 @@ class FrontDoor:
         app: ASGIApp,
         *,
         routes: Callable[[], Sequence[BaseRoute]],
+        aliases: Aliases,
         cors: Callable[[ASGIApp], ASGIApp],
         on_response: Callable[[str, str, int], None],
     ) -> None:
@@ -143,6 +119,7 @@ class FrontDoor:
         self.make_cors = cors
         self.cors = cors(app)
         self.routes = routes
+        self.aliases = aliases
         self.on_response = on_response
         self.index: PathIndex | None = None
 
@@ -152,6 +129,8 @@ class FrontDoor:
             return
         if self.index is None:  # read on the first request, when every router has been included
             self.index = PathIndex(path_templates(self.routes()))
+        asked = scope["path"]
+        path = self.aliases.rewrite(scope)
         headers = scope["headers"]
         incoming = origin = None
         for name, value in headers:
@@ -162,7 +141,7 @@ class FrontDoor:
         request_id = incoming if incoming and REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        template = self.index.find(scope["path"])
+        template = self.index.find(path)
         route = template.path if template is not None else "unmatched"
         method = scope["method"]
         on_response = self.on_response
@@ -175,6 +154,11 @@ class FrontDoor:
                 for name, value in (state.get("rate_limit_headers") or {}).items():
                     extra.append((name.lower().encode(), value.encode()))
                 message["headers"] = [*message.get("headers", ()), *extra]
+                if path is not asked and 300 <= message["status"] < 400:
+                    message["headers"] = [
+                        (name, self.aliases.restore(value, asked) if name == b"location" else value)
+                        for name, value in message["headers"]
+                    ]
                 on_response(route, method, message["status"])
             await send(message)
 
@@ -184,51 +168,21 @@ class FrontDoor:
             if body is None:
                 return
             guarded = replaying(body, receive) if method in BODY_METHODS else receive
-            if (
-                template is not None
-                and origin is None  # cross-origin requests pass through CORS in the app
-                and (direct := template.direct.get(method)) is not None
-                and await self._serve_directly(direct, template, scope, body, guarded, send_with_headers)
-            ):
+            if template is not None and (handler := template.raw.get(method)) is not None:
+                scope["path_params"] = template.parameters(path)
+                if origin is None:
+                    await serve_raw(handler, scope, guarded, send_with_headers)
+                else:
+                    await self.make_cors(partial(serve_raw, handler))(scope, guarded, send_with_headers)
                 return
             refused = method_not_allowed(template, method) if template is not None else None
             if refused is None:
                 app = self.app if origin is None else self.cors
             else:
                 app = refused if origin is None else self.make_cors(refused)
-            detached: list[Detached] = []
-            scope[DETACH] = detached.append
-            try:
-                await app(scope, guarded, send_with_headers)
-            except BaseException:
-                for response in detached:
-                    response.abandon()
-                raise
-            for response in detached:
-                await response.finish(guarded, send)
+            await app(scope, guarded, send_with_headers)
         finally:
             structlog.contextvars.reset_contextvars(**tokens)
-
-    @staticmethod
-    async def _serve_directly(
-        handler: DirectHandler,
-        template: PathTemplate,
-        scope: Scope,
-        body: bytes,
-        receive: Receive,
-        send: Send,
-    ) -> bool:
-        """Whether `handler` answered; when it declines, the app answers instead."""
-        scope["path_params"] = template.parameters(scope["path"])
-        request = Request(scope, receive)
-        try:
-            response = await handler(request, body)
-        except Exception as exc:
-            response = await answer_error(request, exc)
-        if response is None:
-            return False
-        await response(scope, receive, send)
-        return True
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,8 +1,17 @@
-"""Turning request-validation failures into HITL.sh-style messages that say what to fix."""
+"""Turning request-validation failures into HITL.sh-style messages that say what to fix, and a raw route's
+input checked as FastAPI checks a route's (kit/routing.py: `RawRoute`), with the same errors."""
 
+import email.message
+import json
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from openhitl.kit.bodies import unparseable_body_hint
+from openhitl.kit.errors import BadRequest
 
 _QUOTED = re.compile(r"'([^']*)'")
 _TYPE_WORDS = {
@@ -90,3 +99,68 @@ def summarise(errors: Sequence[dict[str, Any]]) -> tuple[str, str]:
     if loc[:1] == ("query",) and len(loc) > 1 and loc[1] in PAGINATION_PARAMS:
         return "Invalid pagination parameters", detail
     return "Validation failed", detail
+
+
+Model = TypeVar("Model", bound=BaseModel)
+NO_BODY = object()
+
+
+def read_json_body(body: bytes, content_type: str | None) -> Any:
+    """A body as FastAPI reads it for a route with a JSON body model: parsed when it is declared JSON, the
+    bytes when it is declared something else or nothing, NO_BODY when empty. A body declared JSON that
+    does not parse is refused at once (400), as FastAPI refuses it before anything else."""
+    if not body:
+        return NO_BODY
+    if not content_type:
+        return body
+    declared = email.message.Message()
+    declared["content-type"] = content_type
+    subtype = declared.get_content_subtype()
+    if declared.get_content_maintype() != "application" or not (
+        subtype == "json" or subtype.endswith("+json")
+    ):
+        return body
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {}}
+        raise RequestValidationError([{**error, "ctx": {"error": exc.msg}}]) from exc
+    except Exception as exc:  # not UTF-8, too deep, a number with too many digits
+        raise BadRequest("Invalid request body", unparseable_body_hint(exc)) from exc
+
+
+def validated(
+    model: type[Model],
+    document: Any,
+    *,
+    path: Mapping[str, tuple[str, TypeAdapter[Any]]],
+    headers: Mapping[str, tuple[str | None, TypeAdapter[Any]]],
+) -> Model:
+    """The body (from `read_json_body`) as `model`, once the path parameters and headers pass their checks;
+    else RequestValidationError with every error, in FastAPI's order and form."""
+    errors: list[dict[str, Any]] = []
+    checks: list[tuple[str, Mapping[str, tuple[Any, TypeAdapter[Any]]]]] = [
+        ("path", path),
+        ("header", headers),
+    ]
+    for where, values in checks:
+        for name, (value, adapter) in values.items():
+            try:
+                adapter.validate_python(value)
+            except ValidationError as exc:
+                errors.extend(_located(exc, (where, name)))
+    result = None
+    if document is NO_BODY:
+        errors.append({"type": "missing", "loc": ("body",), "msg": "Field required", "input": None})
+    else:
+        try:
+            result = model.model_validate(document, from_attributes=True)
+        except ValidationError as exc:
+            errors.extend(_located(exc, ("body",)))
+    if errors or result is None:
+        raise RequestValidationError(errors)
+    return result
+
+
+def _located(exc: ValidationError, prefix: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{**error, "loc": (*prefix, *error["loc"])} for error in exc.errors(include_url=False)]

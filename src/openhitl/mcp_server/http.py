@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from openhitl.accounts.auth import authenticate_with
+from openhitl.accounts.auth import authenticate
 from openhitl.client.aio import AsyncClient
 from openhitl.kit.envelope import error_response
 from openhitl.kit.errors import ApiError, Unauthorized
@@ -49,7 +49,7 @@ class McpEndpoint:
         try:
             if not request.headers.get("authorization"):
                 raise Unauthorized("Missing or invalid authorization header")
-            await authenticate_with(request, self.state)
+            await authenticate(request, self.state)
         except ApiError as error:
             headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
             await error_response(error.status_code, error.msg, error.data, headers)(scope, receive, send)

@@ -3,9 +3,8 @@
 Starlette's StreamingResponse would keep an anyio task group, a cancel scope and a disconnect listener per
 stream, and a timeout (a timer and a context manager) per event; here a stream is one coroutine that sends
 what its `StreamSubscriber` has waiting, one task that waits for the client to go away, and one timer for
-its keep-alive, re-armed only when it falls due. Once its start has passed through the app's layers, the
-rest is detached (kit.http.DETACH): sent from the outermost of our middleware, without two dozen
-suspended layers under it and their wrappers around every chunk.
+its keep-alive, re-armed only when it falls due. It is served by kit/http.py's FrontDoor (a raw route,
+kit/routing.py), with no other layer under it and their wrappers around every chunk.
 """
 
 import asyncio
@@ -14,7 +13,6 @@ from collections.abc import Callable, Iterable
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from openhitl.kit.http import DETACH
 from openhitl.realtime.feed import FeedEvent, StreamSubscriber
 
 KEEPALIVE_SECONDS = 15.0
@@ -59,14 +57,10 @@ class EventStreamResponse(Response):
         except BaseException:
             self.abandon()
             raise
-        detach = scope.get(DETACH)
-        if detach is not None:
-            detach(self)  # the rest is sent from outside the app's inner layers
-        else:
-            await self.finish(receive, send)
+        await self.finish(receive, send)
 
     async def start(self, send: Send) -> None:
-        """The headers, `: connected` and the catch-up: what the app's layers (CORS, metrics) see."""
+        """The headers, `: connected` and the catch-up."""
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         await self._write(send, CONNECTED + self._frames(self.catch_up))
         self.catch_up = ()

@@ -1,21 +1,23 @@
 """HTTP routes for requests (HITL.sh §3.3): create, list, get, update, cancel, feedback."""
 
-import json
+from contextlib import suppress
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request
+from pydantic import Field, TypeAdapter, ValidationError
 from starlette.responses import Response
 
-from openhitl.accounts.auth import Principal, RequestsRead, RequestsWrite, authenticate_with, permitted
+from openhitl.accounts.auth import Principal, RequestsRead, RequestsWrite, authenticate, permitted
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choice, optional_id
-from openhitl.kit.routing import served_directly
-from openhitl.kit.state import AppState
+from openhitl.kit.routing import raw_route
+from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import ReadSession, State, WriteSession
+from openhitl.kit.validation import read_json_body, validated
 from openhitl.loops import service as loops_service
 from openhitl.requests import presenter, repository, service, waiting
 from openhitl.requests.models import PRIORITIES, STATUSES
@@ -51,6 +53,8 @@ SortQuery = Annotated[str | None, choice(SORTS, ", ".join(SORTS))]
 IDEMPOTENCY_KEY_MAX = 255
 CREATED_MSG = "Request created and broadcasted successfully"
 JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
+LOOP_ID = TypeAdapter(LoopId)
+IDEMPOTENCY_KEY = TypeAdapter(Annotated[str | None, Field(max_length=IDEMPOTENCY_KEY_MAX)])
 
 
 async def _create(
@@ -77,41 +81,10 @@ async def _create(
     )
 
 
-async def create_request_directly(request: Request, body: bytes) -> Response | None:
-    """`create_request` without FastAPI's routing and dependency solving (kit/routing.py), for input that
-    passes validation; the rest goes to the route, for its usual errors."""
-    headers = request.headers
-    loop_id = request.path_params["loop_id"]
-    idempotency_key = headers.get("idempotency-key")
-    if (
-        not is_valid_id(loop_id)
-        or (idempotency_key is not None and len(idempotency_key) > IDEMPOTENCY_KEY_MAX)
-        or headers.get("content-type", "").lower() not in JSON_TYPES
-    ):
-        return None
-    try:
-        parsed = RequestCreate.model_validate(json.loads(body))
-    except (ValueError, RecursionError):  # pydantic's ValidationError is a ValueError too
-        return None
-    state: AppState = request.app.state.openhitl
-    principal = permitted(await authenticate_with(request, state), "requests:write")
-    return await _create(
-        state, loop_id=loop_id, body=parsed, principal=principal, idempotency_key=idempotency_key
-    )
-
-
-@router.post(
-    "/loops/{loop_id}/requests",
-    status_code=201,
-    response_model=Envelope[RequestCreated],
-    responses=error_responses(400, 401, 403, 404, 409, 429),
-)
-@served_directly(create_request_directly)
-async def create_request(
+async def _documents_create_request(
     loop_id: LoopId,
     body: RequestCreate,
     principal: RequestsWrite,
-    state: State,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -119,10 +92,50 @@ async def create_request(
             description="Retries with the same key and body return the first request",
         ),
     ] = None,
-) -> Response:
+) -> None:
+    """The document's account of `create_request` (kit/routing.py: `RawRoute`)."""
+
+
+@raw_route(
+    router,
+    "/loops/{loop_id}/requests",
+    method="POST",
+    documented_by=_documents_create_request,
+    status_code=201,
+    response_model=Envelope[RequestCreated],
+    responses=error_responses(400, 401, 403, 404, 409, 429),
+)
+async def create_request(request: Request) -> Response:
     """Send a request to a loop's reviewers."""
+    # A raw route: FastAPI's routing and dependency solving would cost more than the create.
+    headers = request.headers
+    loop_id: str = request.path_params["loop_id"]
+    idempotency_key = headers.get("idempotency-key")
+    content_type = headers.get("content-type")
+    body = await request.body()
+    parsed = None
+    if content_type is not None and content_type.lower() in JSON_TYPES:
+        with suppress(ValidationError):
+            parsed = RequestCreate.model_validate_json(body)
+    well_formed = (
+        parsed is not None
+        and is_valid_id(loop_id)
+        and (idempotency_key is None or len(idempotency_key) <= IDEMPOTENCY_KEY_MAX)
+    )
+    # In the order of FastAPI's answers, which the route gave before: an unreadable body, then who is
+    # calling, then everything else that is wrong, together.
+    document = None if well_formed else read_json_body(body, content_type)
+    state = await app_state(request)
+    principal = permitted(await authenticate(request, state), "requests:write")
+    if parsed is None or not well_formed:
+        parsed = validated(
+            RequestCreate,
+            document,
+            path={"loop_id": (loop_id, LOOP_ID)},
+            headers={"idempotency-key": (idempotency_key, IDEMPOTENCY_KEY)},
+        )
     return await _create(
-        state, loop_id=loop_id, body=body, principal=principal, idempotency_key=idempotency_key
+        state, loop_id=loop_id, body=parsed, principal=principal, idempotency_key=idempotency_key
     )
 
 

@@ -7,15 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
-from fastapi.routing import APIRoute
 from sqlalchemy import select
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
-from openhitl.accounts.auth import CurrentPrincipal, RequestsRead, authenticate_with
+from openhitl.accounts.auth import CurrentPrincipal, RequestsRead, authenticate
 from openhitl.kit.envelope import error_responses
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.params import EVENT_ID, RequestId
+from openhitl.kit.routing import raw_route
 from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import State
 from openhitl.loops.models import Membership
@@ -115,35 +114,8 @@ def _parse_last_event_id(header: str | None, query: str | None) -> int | None:
     return int(str(raw))
 
 
-class EventStreamRoute(APIRoute):
-    """`GET /events`: documented by its endpoint like any route, served without FastAPI's request machinery.
-
-    FastAPI would keep its request-scoped exit stacks, solved dependencies and response task group alive for
-    as long as the stream stays open, a thousand times over. Here the endpoint's two dependencies are
-    resolved by hand (the same `authenticate`, so API keys, session cookies, their rate limits and errors
-    behave as on every route), and its `EventStreamResponse` is served directly; errors raised before the
-    stream starts reach the app's exception handlers as from any route.
-    """
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in (self.methods or ()):
-            await super().handle(scope, receive, send)  # 405, as any route answers
-            return
-        request = Request(scope, receive)
-        state = await app_state(request)
-        principal = await authenticate_with(request, state)
-        response = await reviewer_event_stream(
-            principal,
-            state,
-            last_event_id=request.headers.get("last-event-id", ""),
-            after=request.query_params.get("after", ""),
-        )
-        await response(scope, receive, send)
-
-
-async def reviewer_event_stream(
+async def _documents_the_event_stream(
     principal: CurrentPrincipal,
-    state: State,
     # Plain strings, "" when absent: a header cannot be null, so the document must not say it may be.
     last_event_id: Annotated[
         str,
@@ -156,10 +128,28 @@ async def reviewer_event_stream(
             json_schema_extra={"pattern": EVENT_ID},
         ),
     ] = "",
-) -> Response:
+) -> None:
+    """The document's account of `reviewer_event_stream` (kit/routing.py: `RawRoute`)."""
+
+
+@raw_route(
+    router,
+    "/events",
+    method="GET",
+    documented_by=_documents_the_event_stream,
+    response_class=StreamingResponse,
+    responses=SSE_RESPONSES,
+)
+async def reviewer_event_stream(request: Request) -> Response:
     """Server-sent events of the caller's loops: new, claimed, answered, cancelled and timed-out requests,
     members joining and leaving. Each event has an `id`; reconnect with Last-Event-ID to resume exactly."""
-    resume = _parse_last_event_id(last_event_id, after)
+    # A raw route: FastAPI would keep its request-scoped exit stacks, solved dependencies and response task
+    # group alive for as long as the stream stays open, a thousand times over.
+    state = await app_state(request)
+    principal = await authenticate(request, state)
+    resume = _parse_last_event_id(
+        request.headers.get("last-event-id", ""), request.query_params.get("after", "")
+    )
     loops = await _active_loops(state, principal.user_id)
     feed = state.get(EventFeed)
     subscriber = feed.subscribe_stream(user_id=principal.user_id, loops=loops)
@@ -171,13 +161,3 @@ async def reviewer_event_stream(
         feed.unsubscribe(subscriber)
         raise
     return EventStreamResponse(subscriber, catch_up=missed, after=start, unsubscribe=feed.unsubscribe)
-
-
-router.add_api_route(
-    "/events",
-    reviewer_event_stream,
-    methods=["GET"],
-    response_class=StreamingResponse,
-    responses=SSE_RESPONSES,
-    route_class_override=EventStreamRoute,
-)
