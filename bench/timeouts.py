@@ -114,6 +114,11 @@ def idle_cpu(pid: int, seconds: float, instance: harness.Instance) -> float:
     time.sleep(seconds)
     after, elapsed = _cpu_seconds(pids), time.monotonic() - started
     used = sum(after[pid] - before[pid] for pid in after if pid in before)
+    if len(pids) > 1:  # where it goes: the server process, and its PostgreSQL backends
+        own = after.get(pid, 0.0) - before.get(pid, 0.0)
+        print(
+            f"    server {100 * own / elapsed:.2f}%, backends {100 * (used - own) / elapsed:.2f}%", flush=True
+        )
     return round(100 * used / elapsed, 2)  # judged as shown
 
 
