@@ -11,11 +11,7 @@ from openhitl.webhooks import filters
 def test_statuses_and_events_follow_the_table() -> None:
     assert states.TERMINAL_STATUSES == ("completed", "timeout", "cancelled")
     assert states.OPEN_STATUSES == ("pending", "claimed")
-    assert states.CLOSING_EVENTS == {
-        "request.completed": "completed",
-        "request.timeout": "timeout",
-        "request.cancelled": "cancelled",
-    }
+    assert states.TERMINAL_EVENTS == ("request.completed", "request.timeout", "request.cancelled")
     assert filters.REQUEST_EVENTS[0] == "request.created"
     assert set(filters.REQUEST_EVENTS[1:]) == {t.event for t in states.TRANSITIONS}
 

@@ -35,11 +35,8 @@ TERMINAL_STATUSES = tuple(s for s in STATUSES if not any(s in t.sources for t in
 OPEN_STATUSES = tuple(s for s in STATUSES if s not in TERMINAL_STATUSES)
 # The status changes a request's watchers and webhooks hear of, creation first.
 EVENTS = (CREATED, *(t.event for t in TRANSITIONS))
-# The event that closes a request, for each terminal status (in the order of STATUSES).
-CLOSING_EVENTS = {
-    t.event: t.target for status in TERMINAL_STATUSES for t in TRANSITIONS if t.target == status
-}
-TERMINAL_EVENTS = tuple(CLOSING_EVENTS)
+# The events that close a request, in the order of their statuses in STATUSES.
+TERMINAL_EVENTS = tuple(t.event for status in TERMINAL_STATUSES for t in TRANSITIONS if t.target == status)
 
 assert all({*t.sources, t.target} <= set(STATUSES) for t in TRANSITIONS), (
     "a transition names an unknown status"
