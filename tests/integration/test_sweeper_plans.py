@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from openhitl.kit import prepared
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.requests.deadlines import DeadlineSweeper
@@ -13,9 +14,20 @@ from openhitl.requests.deadlines import DeadlineSweeper
 pytestmark = pytest.mark.anyio
 
 
-async def sweeper_statements(db: Database) -> list[tuple[str, Any]]:
-    """Every statement on `requests` that an idle sweep and a sweep with nothing due execute."""
+async def sweeper_statements(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Every statement on `requests` that an idle sweep and a sweep with nothing due execute, through
+    SQLAlchemy or prepared (kit/prepared.py)."""
     seen: dict[tuple[int, str], Any] = {}
+    fetchall = prepared.Driver.fetchall
+
+    async def fetch_and_record(
+        driver: prepared.Driver, statements: prepared.Statements, values: Any
+    ) -> list[tuple[Any, ...]]:
+        compiled = statements.get(driver.dialect)
+        seen[(id(compiled), compiled.sql)] = tuple(compiled.arguments(values))
+        return await fetchall(driver, statements, values)
+
+    monkeypatch.setattr(prepared.Driver, "fetchall", fetch_and_record)
 
     def record(_conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         if "requests" in statement:
@@ -46,8 +58,10 @@ async def plan_of(db: Database, statement: str, parameters: Any) -> str:
         return "\n".join(str(row[0]) for row in rows)
 
 
-async def test_the_sweeper_never_scans_the_requests_table(db: Database) -> None:
-    statements = await sweeper_statements(db)
+async def test_the_sweeper_never_scans_the_requests_table(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements = await sweeper_statements(db, monkeypatch)
     # min(timeout_at) and min(claim_expires_at) in one, then each sweep's UPDATE … WHERE id IN (SELECT …)
     assert len(statements) == 3
     for statement, parameters in statements:

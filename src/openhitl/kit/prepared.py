@@ -32,7 +32,12 @@ class Prepared:
     ) -> None:
         compiled = cast(
             SQLCompiler,
-            statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None),
+            statement.compile(
+                dialect=dialect,
+                column_keys=list(keys) if keys is not None else None,
+                # Lists known when the statement is built (`status_in`'s, say) written out in the SQL.
+                compile_kwargs={"render_postcompile": True},
+            ),
         )
         self.sql = compiled.string
         names = compiled.positiontup or []

@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
+from openhitl.kit import prepared
 from openhitl.kit.db import Database
 from openhitl.kit.work import UnitOfWork
 from openhitl.realtime.models import Event
@@ -169,6 +170,24 @@ def from_written(event: dict[str, Any]) -> FeedEvent:
     )
 
 
+# What the feed reads of an event, in FeedEvent's field order.
+_COLUMNS = ("id", "type", "loop_id", "request_id", "actor_id", "data", "created_at")
+
+EVENTS_AFTER = prepared.Statements(
+    lambda: (
+        select(*(getattr(Event, name) for name in _COLUMNS))
+        .where(Event.id > bindparam("after"))
+        .order_by(Event.id)
+        .limit(BATCH)
+    )
+)
+
+
+def _read_event(row: tuple[Any, ...]) -> FeedEvent:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    return FeedEvent(**{**values, "data": dict(values["data"] or {})})
+
+
 def to_feed_event(row: Event) -> FeedEvent:
     return FeedEvent(
         id=row.id,
@@ -264,20 +283,11 @@ class EventFeed:
                 delay = min(delay * 2, 5)
 
     async def _read_once(self) -> int:
-        # By key, after the last id: a lookup (on SQLite, on the event loop's thread, without a thread hop
-        # each second while idle).
-        async with self.db.lookup() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(Event).where(Event.id > self.last_id).order_by(Event.id).limit(BATCH)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        # By key, after the last id, prepared once: a lookup the idle server makes every second.
+        rows = await self.db.lookup_rows(EVENTS_AFTER, {"after": self.last_id})
+        events = [_read_event(row) for row in rows]
         # Events handed over by `committed` while this read was under way are not sent twice.
-        self._dispatch(to_feed_event(row) for row in rows if row.id > self.last_id)
+        self._dispatch(event for event in events if event.id > self.last_id)
         return len(rows)
 
     def _dispatch(

@@ -11,16 +11,19 @@ from datetime import datetime
 import structlog
 from sqlalchemy import func, select
 
+from openhitl.kit import prepared
 from openhitl.kit.clock import Clock
 from openhitl.kit.db import Database
 from openhitl.requests import lifecycle
 from openhitl.requests.models import OPEN_STATUSES, Request, status_in
 
 log = structlog.get_logger("openhitl.timeouts")
-# One statement, each half answered from its own partial index; built once, as it runs every second.
-NEXT_DEADLINES = select(
-    select(func.min(Request.timeout_at)).where(status_in(OPEN_STATUSES)).scalar_subquery(),
-    select(func.min(Request.claim_expires_at)).where(status_in(("claimed",))).scalar_subquery(),
+# One statement, each half answered from its own partial index.
+NEXT_DEADLINES = prepared.Statements(
+    lambda: select(
+        select(func.min(Request.timeout_at)).where(status_in(OPEN_STATUSES)).scalar_subquery(),
+        select(func.min(Request.claim_expires_at)).where(status_in(("claimed",))).scalar_subquery(),
+    )
 )
 
 
@@ -63,8 +66,8 @@ class DeadlineSweeper:
         return len(timed_out) + len(expired)
 
     async def next_deadline(self) -> datetime | None:
-        async with self.db.lookup() as session:  # two partial indexes: a lookup, run once a second idle
-            timeout_at, lease_end = (await session.execute(NEXT_DEADLINES)).one()
+        # Two partial indexes: a lookup, prepared once, as an idle server makes it every second.
+        ((timeout_at, lease_end),) = await self.db.lookup_rows(NEXT_DEADLINES)
         candidates = [d for d in (timeout_at, lease_end) if d is not None]
         return min(candidates) if candidates else None
 
