@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench           # the full run; rewrites every block of BENCHMARKS.md and its summary
     .venv/bin/python -m bench --quick   # tiny loads, to see that everything runs; writes nothing
+    .venv/bin/python -m bench --commit REV  # an earlier revision's server, same benchmarks; writes nothing
 
 Each benchmark runs as its own process (the scripts beside this one, each starting and stopping its own
 servers); the figures they report come back as JSON lines and are printed in one table, beside the targets.
@@ -29,7 +30,9 @@ class Run:
     full: list[str]
     quick: list[str]
 
-    def command(self, *, quick: bool, write_md: bool, summary: Path) -> list[str]:
+    def command(
+        self, *, quick: bool, write_md: bool, summary: Path, commit: str | None = None
+    ) -> list[str]:
         options = self.quick if quick else self.full
         return [
             sys.executable,
@@ -37,6 +40,7 @@ class Run:
             *options,
             "--summary",
             str(summary),
+            *(["--commit", commit] if commit else []),
             *(["--write-md"] if write_md else []),
         ]
 
@@ -143,6 +147,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=sorted({run.script.removesuffix(".py") for run in runs()}),
         help="run only these benchmarks (e.g. timeouts fanout)",
     )
+    parser.add_argument(
+        "--commit",
+        metavar="REV",
+        help="benchmark this git revision's server (exported from the repository) instead of the "
+        "working tree, for a before/after comparison; writes nothing",
+    )
     return parser.parse_args(argv)
 
 
@@ -183,14 +193,16 @@ def summary_block(figures: list[dict[str, object]], failed: list[str], minutes: 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = [run for run in runs() if not args.only or run.script.removesuffix(".py") in args.only]
-    write_md = not args.quick
+    write_md = not args.quick and not args.commit
     started = time.monotonic()
     failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="openhitl-bench-run-") as scratch:
         summary = Path(scratch) / "figures.jsonl"
         summary.touch()
         for number, run in enumerate(plan, 1):
-            command = run.command(quick=args.quick, write_md=write_md, summary=summary)
+            command = run.command(
+                quick=args.quick, write_md=write_md, summary=summary, commit=args.commit
+            )
             shown = " ".join(["bench/" + run.script, *command[2:]])
             print(f"\n=== [{number}/{len(plan)}] {shown}", flush=True)
             code = subprocess.run(command, cwd=BENCH_DIR.parent, check=False).returncode
