@@ -364,6 +364,7 @@ def pages(setup: Setup) -> list[Page]:
         Page("API request list", "/v1/api/requests", web=False),
         Page("API loop's request list", f"/v1/api/loops/{largest}/requests", web=False),
         Page("reviewer queue page", "/", web=True),
+        Page("reviewer history page", "/history", web=True),
         Page("dashboard request table", "/dashboard/requests", web=True),
         Page("dashboard loop analytics", f"/dashboard/loops/{largest}/analytics", web=True),
     ]

@@ -22,6 +22,7 @@ from openhitl.realtime import events
 from openhitl.realtime.feed import EventFeed
 from openhitl.realtime.notifier import Notifier, make_notifier
 from openhitl.requests.deadlines import DeadlineSweeper
+from openhitl.requests.tallies import TallyCompactor
 
 log = structlog.get_logger("openhitl.runtime")
 SHUTDOWN_GRACE_SECONDS = 10
@@ -79,6 +80,7 @@ class Background:
             if worker is not None
             else None
         )
+        self.compactor = TallyCompactor(state.db) if worker is not None else None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -94,10 +96,11 @@ class Background:
         self.notifier.add_listener(self._on_hint)
         if self.streams:
             await self.feed.start()
-        if self.worker is not None and self.sweeper is not None:
+        if self.worker is not None and self.sweeper is not None and self.compactor is not None:
             self._tasks = [
                 asyncio.create_task(self.worker.run(self._stop), name="openhitl-outbox-worker"),
                 asyncio.create_task(self.sweeper.run(self._stop), name="openhitl-deadline-sweeper"),
+                asyncio.create_task(self.compactor.run(self._stop), name="openhitl-tally-compactor"),
             ]
 
     async def stop(self) -> None:

@@ -1,11 +1,13 @@
-"""Portable column types: a UTC datetime that refuses naive values on every dialect."""
+"""Portable column types: a UTC datetime that refuses naive values on every dialect, and its day."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 # none_as_null: a Python None is SQL NULL, so "IS NULL" means "not set".
@@ -33,3 +35,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         if moment.tzinfo is None:
             return moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)
+
+
+class utc_day(FunctionElement[str]):
+    """The UTC calendar day of a UTCDateTime column as 'YYYY-MM-DD' text, computed by the database: a
+    summary by day reads a short string per row instead of a datetime to parse."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    # Stored as naive UTC text ('YYYY-MM-DD HH:MM:SS...'), which begins with the day.
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"

@@ -105,6 +105,10 @@ Model = TypeVar("Model", bound=BaseModel)
 NO_BODY = object()
 
 
+# Content types a raw route parses at once; anything else goes the long way (`read_json_body`).
+JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
+
+
 def read_json_body(body: bytes, content_type: str | None) -> Any:
     """A body as FastAPI reads it for a route with a JSON body model: parsed when it is declared JSON, the
     bytes when it is declared something else or nothing, NO_BODY when empty. A body declared JSON that

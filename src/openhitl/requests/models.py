@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ColumnElement,
     Float,
@@ -38,7 +39,11 @@ class Request(Base):
     __tablename__ = "requests"
     __table_args__ = (
         Index("ix_requests_loop_queue", "loop_id", "status", "priority_rank", "created_at"),
-        Index("ix_requests_creator_created", "creator_id", "created_at"),
+        # Request lists read each loop's newest first (or oldest), one loop at a time, and stop at the page.
+        Index("ix_requests_loop_created", "loop_id", "created_at", "id"),
+        Index("ix_requests_creator_loop_created", "creator_id", "loop_id", "created_at", "id"),
+        # A reviewer's history: what they answered, latest first.
+        Index("ix_requests_response_by_updated", "response_by", "updated_at"),
         Index(
             "ix_requests_open_timeout_at",
             "timeout_at",
@@ -86,6 +91,8 @@ class Request(Base):
     response_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     response_data: Mapped[Any] = mapped_column(JSONType, nullable=True, default=None)
     response_time_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    # From creation to the first claim; for a request answered straight from the queue, to the answer.
+    claim_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancel_reason: Mapped[str | None] = mapped_column(Text, default=None)
     previous_status: Mapped[str | None] = mapped_column(String(20), default=None)
@@ -113,6 +120,22 @@ def from_row(session: AsyncSession, row: Sequence[Any]) -> Request:
     request: Request = _REQUESTS.new_instance()
     request.__dict__.update(values)  # as the ORM loads a row: every attribute loaded, nothing to flush
     return request
+
+
+class RequestTally(Base):
+    """Requests by key, kept by the database's triggers (requests/tallies.py): the sum of `n` over a key's
+    rows is how many requests have that key."""
+
+    __tablename__ = "request_tallies"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    loop_id: Mapped[str] = mapped_column(String(24))
+    creator_id: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(10))
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class Response(Base):

@@ -17,7 +17,7 @@ from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choi
 from openhitl.kit.routing import raw_route
 from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import ReadSession, State, WriteSession
-from openhitl.kit.validation import read_json_body, validated
+from openhitl.kit.validation import JSON_TYPES, read_json_body, validated
 from openhitl.loops import service as loops_service
 from openhitl.requests import presenter, repository, service, waiting
 from openhitl.requests.models import PRIORITIES, STATUSES
@@ -52,7 +52,6 @@ SortQuery = Annotated[str | None, choice(SORTS, ", ".join(SORTS))]
 
 IDEMPOTENCY_KEY_MAX = 255
 CREATED_MSG = "Request created and broadcasted successfully"
-JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
 LOOP_ID = TypeAdapter(LoopId)
 IDEMPOTENCY_KEY = TypeAdapter(Annotated[str | None, Field(max_length=IDEMPOTENCY_KEY_MAX)])
 

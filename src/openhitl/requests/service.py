@@ -38,6 +38,7 @@ LATER_COLUMNS = frozenset(
         "response_at",
         "response_data",
         "response_time_seconds",
+        "claim_seconds",
         "cancelled_at",
         "cancel_reason",
         "previous_status",

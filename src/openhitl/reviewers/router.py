@@ -1,17 +1,23 @@
 """HTTP routes for reviewers: join and leave loops, the inbox, claim, release and respond."""
 
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Request
+from pydantic import TypeAdapter, ValidationError
+from starlette.responses import Response
 
-from openhitl.accounts.auth import CurrentPrincipal, LoopsWrite
+from openhitl.accounts.auth import CurrentPrincipal, LoopsWrite, authenticate
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest, NotFound
 from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choice, optional_id
+from openhitl.kit.routing import raw_route
+from openhitl.kit.state import app_state
 from openhitl.kit.uow import ReadSession, State, WriteSession
+from openhitl.kit.validation import JSON_TYPES, read_json_body, validated
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
 from openhitl.loops.schemas import DeletedData, LoopDeleted
@@ -39,6 +45,7 @@ router = APIRouter(tags=["reviewers"])
 # the other loop routes.
 loop_router = APIRouter(tags=["loops"])
 ERRORS = error_responses(400, 401, 403, 404, 409, 429)
+REQUEST_ID = TypeAdapter(RequestId)
 
 
 # Claims and answers first: routes are tried in order (app.api_router), and these are the busiest here.
@@ -62,26 +69,50 @@ async def claim_request(
     )
 
 
-@router.post("/requests/{request_id}/respond", responses=ERRORS)
-async def respond_to_request(
-    request_id: RequestId, body: RespondBody, principal: CurrentPrincipal, state: State
-) -> Envelope[AnsweredOne]:
+async def _documents_respond_to_request(
+    request_id: RequestId, body: RespondBody, principal: CurrentPrincipal
+) -> None:
+    """The document's account of `respond_to_request` (kit/routing.py: `RawRoute`)."""
+
+
+@raw_route(
+    router,
+    "/requests/{request_id}/respond",
+    method="POST",
+    documented_by=_documents_respond_to_request,
+    response_model=Envelope[AnsweredOne],
+    responses=ERRORS,
+)
+async def respond_to_request(request: Request) -> Response:
     """Answer a pending request, or one you have claimed."""
+    # A raw route, as creating is: answers are frequent, and FastAPI's routing, dependency solving and
+    # response validation cost more than the answer's own work (BENCHMARKS.md, "Answers").
+    request_id: str = request.path_params["request_id"]
+    content_type = request.headers.get("content-type")
+    body = await request.body()
+    parsed = None
+    if content_type is not None and content_type.lower() in JSON_TYPES:
+        with suppress(ValidationError):
+            parsed = RespondBody.model_validate_json(body)
+    well_formed = parsed is not None and is_valid_id(request_id)
+    # FastAPI's order: an unreadable body, then who is calling, then everything else that is wrong.
+    document = None if well_formed else read_json_body(body, content_type)
+    state = await app_state(request)
+    principal = await authenticate(request, state)
+    if parsed is None or not well_formed:
+        parsed = validated(RespondBody, document, path={"request_id": (request_id, REQUEST_ID)}, headers={})
     responder = UserRef(user_id=principal.user_id, name=principal.name, email=principal.email)
-    # The unit of work in the body, not as a dependency: answers are frequent, and a generator dependency
-    # costs FastAPI more than opening the session does (BENCHMARKS.md, "Answers"). Committed before the
-    # answer leaves, as WriteSession's are.
-    async with state.db.write() as session:
+    async with state.db.write() as session:  # committed before the answer leaves
         answered, _ = await service.respond(
             session,
             request_id=request_id,
             user_id=principal.user_id,
-            response_data=body.response_data,
+            response_data=parsed.response_data,
             now=state.clock.now(),
         )
         closing(session, answered, responder)  # this process's waiters answer with who it was
     assert answered.response_at is not None and answered.response_time_seconds is not None
-    return ok(
+    envelope = ok(
         AnsweredOne(
             request=Answered(
                 id=answered.id,
@@ -96,6 +127,7 @@ async def respond_to_request(
         ),
         "Response submitted",
     )
+    return Response(envelope.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.post("/requests/{request_id}/release", responses=ERRORS)

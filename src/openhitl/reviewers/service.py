@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Float, Table, bindparam, func, insert, select, update
 from starlette.requests import Request as HTTPRequest
 
 from openhitl.delivery import fanout
@@ -194,6 +194,7 @@ _CLAIM = lifecycle.Move(
         "claimed_by": USER_ID,
         "claimed_at": NOW,
         "claim_expires_at": bindparam("claim_expires_at", type_=UTCDateTime()),
+        "claim_seconds": func.coalesce(Request.claim_seconds, bindparam("claim_seconds", type_=Float())),
     },
 )
 _RESPOND = lifecycle.Move(
@@ -211,6 +212,10 @@ _RESPOND = lifecycle.Move(
         "claimed_by": USER_ID,
         "claimed_at": lifecycle.claim_started(USER_ID, NOW),
         "claim_expires_at": None,
+        "claim_seconds": func.coalesce(
+            Request.claim_seconds,
+            bindparam("response_time_seconds", type_=Request.response_time_seconds.type),
+        ),
     },
 )
 
@@ -225,7 +230,11 @@ async def claim(
         request_id=request_id,
         now=now,
         actor_id=user_id,
-        params={"user_id": user_id, "claim_expires_at": now + timedelta(seconds=lease_seconds)},
+        params={
+            "user_id": user_id,
+            "claim_expires_at": now + timedelta(seconds=lease_seconds),
+            "claim_seconds": round((now - request.created_at).total_seconds(), 3),
+        },
     )
     if claimed is None:
         raise _conflict(request, user_id, now)

@@ -65,7 +65,7 @@ async def loop_analytics(
     request: Request, loop_id: LoopId, viewer: Viewer, session: ReadSession, state: State
 ) -> Response:
     access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
-    numbers = await analytics.loop_analytics(session, loop_id=loop_id, now=state.clock.now())
+    numbers = await analytics.loop_analytics(session, loop_ids=[loop_id], now=state.clock.now())
     return page(
         request,
         "dashboard/analytics.html",
