@@ -52,9 +52,15 @@ class Team:
 
 
 def make_team(
-    site: LiveServer, *, name: str, icon: str, reviewers: tuple[str, ...] = ("Rita Reviewer",)
+    site: LiveServer,
+    *,
+    name: str,
+    icon: str,
+    reviewers: tuple[str, ...] = ("Rita Reviewer",),
+    owner: Account | None = None,
 ) -> Team:
-    owner = site.account("Olivia Owner")
+    """A loop made by its owner (a new account unless given), with reviewers who joined it by its code."""
+    owner = owner or site.account("Olivia Owner")
     with site.client(owner) as http:
         created = http.post("/v1/api/loops", json={"name": name, "icon": icon, "description": f"{name} loop"})
     assert created.status_code == 201, created.text

@@ -7,7 +7,8 @@ is vendored from npm under tests/support/vendor/ and loaded only here. Run with 
 findings; a failure prints them anyway.
 """
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from playwright.sync_api import Page, expect
 
+from openhitl.realtime.feed import EventFeed
 from openhitl.web.routing import PageRoute
 from tests.e2e.conftest import Screens
 from tests.e2e.people import Team, make_team, open_as
@@ -62,6 +64,7 @@ class World:
 
     team: Team
     answered: str
+    closed: dict[str, str]  # cancelled and timed out, by status
     open_requests: dict[str, str]
     webhook_id: str
     elsewhere_code: str
@@ -74,7 +77,7 @@ class World:
 
 
 Visit = tuple[str | None, str]  # who (None: nobody signed in; else "owner" or "reviewer") and the path
-PAGES: dict[str, Callable[[World], list[Visit]]] = {
+PAGES: dict[str, Callable[[World], Sequence[Visit]]] = {
     "/login": lambda w: [(None, "/login"), (None, "/login?sent=1")],
     "/signup": lambda w: [
         (None, "/signup"),
@@ -85,10 +88,13 @@ PAGES: dict[str, Callable[[World], list[Visit]]] = {
     "/invitations/{token}": lambda w: [(None, w.invitation_link)],
     "/offline": lambda w: [(None, "/offline")],
     "/": lambda w: [("reviewer", "/"), ("reviewer", f"/?loop={w.loop_id}")],
-    "/history": lambda w: [("reviewer", "/history")],
+    "/history": lambda w: [("reviewer", "/history"), ("reviewer", "/history?status=timeout")],
     "/notifications": lambda w: [("reviewer", "/notifications")],
     "/requests/{request_id}": lambda w: (
-        [("reviewer", f"/requests/{request_id}") for request_id in (*w.open_requests.values(), w.answered)]
+        [
+            ("reviewer", f"/requests/{request_id}")
+            for request_id in (*w.open_requests.values(), w.answered, *w.closed.values())
+        ]
         + [("reviewer", "/requests/" + "0" * 24)]
     ),  # the error page: no such request
     "/join": lambda w: [("reviewer", "/join"), (None, "/join")],
@@ -108,6 +114,7 @@ PAGES: dict[str, Callable[[World], list[Visit]]] = {
     "/dashboard/requests/{request_id}": lambda w: [
         ("owner", f"/dashboard/requests/{w.answered}"),
         ("owner", f"/dashboard/requests/{w.open_requests['rating']}"),
+        ("owner", f"/dashboard/requests/{w.closed['timeout']}"),
     ],
     "/dashboard/settings": lambda w: [("owner", "/dashboard/settings")],
     "/dashboard/settings/webhooks/{webhook_id}": lambda w: [
@@ -159,6 +166,18 @@ def world(site: LiveServer) -> World:
         request_text="Refund order A-1000?", response_type="single_select", **ANSWERS["single_select"]
     )
     team.respond(team.reviewers[0], answered, "full")
+    closed = {
+        "cancelled": team.ask(request_text="Cancelled while waiting"),
+        "timeout": team.ask(request_text="Nobody answered in time", timeout_seconds=60),
+    }
+    with site.client(owner) as http:
+        assert http.post(f"/v1/api/requests/{closed['cancelled']}/cancel").status_code == 200
+        with site.clock.shifted(61):
+            site.state.get(EventFeed).wake()
+            deadline = time.monotonic() + 30
+            while http.get(f"/v1/api/requests/{closed['timeout']}").json()["data"]["status"] != "timeout":
+                assert time.monotonic() < deadline, "the request did not time out"
+                time.sleep(0.05)
     elsewhere = make_team(site, name="Payouts", icon="💸", reviewers=())
     linked = site.account("linked")  # someone who asks for a sign-in link
     with browser(site) as http:
@@ -166,6 +185,7 @@ def world(site: LiveServer) -> World:
     return World(
         team=team,
         answered=answered,
+        closed=closed,
         open_requests=open_requests,
         webhook_id=str(hook.json()["data"]["webhook"]["id"]),
         elsewhere_code=str(elsewhere.loop["invite_code"]),
@@ -204,11 +224,27 @@ def test_every_page_passes_the_accessibility_check(
             findings[f"{who or 'anonymous':>9} {path}"] = audit(pages[who])
     report = [f"axe-core on {len(findings)} pages, {device}, {site.backend}:"]
     for name, violations in findings.items():
-        report.append(
-            f"  {name}: "
-            + ("no violations" if not violations else f"{len(violations)} (minor or moderate unless marked)")
-        )
+        report.append(f"  {name}: {len(violations) or 'no'} violation{'' if len(violations) == 1 else 's'}")
         report += [f"      {violation}" for violation in violations]
     print("\n".join(report))
     failing = {name: [str(v) for v in blocking(found)] for name, found in findings.items() if blocking(found)}
     assert failing == {}, "\n".join(report)
+
+
+def test_the_check_finds_what_it_looks_for(site: LiveServer, screens: Screens) -> None:
+    page = screens.phone()
+    page.goto("/offline")
+    assert blocking(audit(page)) == []
+    page.evaluate(
+        """() => {
+          const image = document.createElement("img");
+          image.src = "/static/icons/icon-192.png";
+          document.querySelector("main").append(image);
+          const faint = document.createElement("p");
+          faint.textContent = "Hard to read";
+          faint.style.color = "#e5e7eb";
+          document.querySelector("main").append(faint);
+        }"""
+    )
+    found = {violation.rule: violation.impact for violation in audit(page)}
+    assert found == {"image-alt": "critical", "color-contrast": "serious"}

@@ -87,7 +87,8 @@ class LiveServer:
 
     def account(self, name: str | None = None) -> Account:
         self._counter += 1
-        email = f"{name or 'user'}-{self._counter}-{new_id()[-8:]}@example.com"
+        local = (name or "user").lower().replace(" ", ".")
+        email = f"{local}-{self._counter}-{new_id()[-8:]}@example.com"
 
         async def create() -> Account:
             now = self.state.clock.now()

@@ -145,10 +145,10 @@
   const appleMobile = () => /iPhone|iPad|iPod/.test(navigator.userAgent) || (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
   const installed = () => navigator.standalone === true || window.matchMedia("(display-mode: standalone)").matches;
   function pushSupport() {
+    if (!window.isSecureContext) return "insecure";  // browsers hide service workers from http pages
     const capable = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
     if (!capable && appleMobile() && !installed()) return "not-installed";
     if (!capable) return "unsupported";
-    if (!window.isSecureContext) return "insecure";
     return null;
   }
   // The worker's registration, or an error when it never becomes ready (blocked, or failed to install).
