@@ -126,7 +126,7 @@ def test_an_owner_sets_up_a_loop_and_follows_its_requests(site: LiveServer, scre
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel request").click()
     expect(page.get_by_role("status")).to_contain_text("Request cancelled")
-    expect(page.locator("table.trail")).to_contain_text("pending → cancelled")
+    expect(page.locator("table.trail")).to_contain_text("Pending → Cancelled")
     screens.shoot(page, "dashboard-request")
 
     page.goto(f"/dashboard/loops/{loop_id}")

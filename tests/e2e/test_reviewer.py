@@ -47,7 +47,7 @@ def _keys(*keys: str) -> Callable[[Page], None]:
 def _multi(page: Page) -> None:
     page.get_by_text("Spam", exact=True).click()
     page.get_by_text("Off-topic", exact=True).click()
-    expect(page.locator("[data-selection]")).to_have_text("2 Options Selected")
+    expect(page.locator("[data-selection]")).to_have_text("2 options selected")
     page.get_by_role("button", name=re.compile("^Send")).click()
 
 
@@ -377,7 +377,7 @@ def test_a_push_shows_a_notification_that_opens_the_request(
     )
     assert shown == [
         {
-            "title": "New critical Request",
+            "title": "New critical request",
             "body": "Refund order #1234?",
             "data": {"url": f"/requests/{request_id}", "request_id": request_id},
         }

@@ -39,18 +39,7 @@ class Browser:
 
 def signed_in(server: LiveServer, account: Account) -> Browser:
     """A web session for the account, made as signing in makes one, in a cookie jar of a fresh client."""
-
-    async def open_session() -> sessions.NewSession:
-        async with server.state.db.write() as session:
-            return await sessions.create(
-                session,
-                user_id=account.user_id,
-                user_agent="dashboard-tests",
-                settings=server.settings,
-                now=server.state.clock.now(),
-            )
-
-    opened = server.run(open_session())
+    opened = server.session_for(account)
     http = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False, verify=DEFAULT_TLS)
     http.cookies.set(sessions.SESSION_COOKIE, opened.token)
     return Browser(http=http, csrf=opened.csrf_token, account=account)

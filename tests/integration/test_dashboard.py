@@ -201,8 +201,8 @@ def test_requests_table_filters_pages_and_detail(server: LiveServer) -> None:
         trail = re.findall(r"<code>(request\.\w+)</code></td>\s*<td>([^<]*)</td>\s*<td>([^<]*)", detail.text)
         assert [(kind, who, change.strip()) for kind, who, change in trail] == [
             ("request.created", "owner", ""),
-            ("request.claimed", "reviewer0", "pending → claimed"),
-            ("request.completed", "reviewer0", "claimed → completed"),
+            ("request.claimed", "reviewer0", "Pending → Claimed"),
+            ("request.completed", "reviewer0", "Claimed → Completed"),
         ]
 
         pending = team.ask(**NO_CALLBACK)

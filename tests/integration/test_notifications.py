@@ -255,7 +255,7 @@ def test_a_time_sensitive_request_pushes_to_every_subscribed_member(
     for browser in (phone, laptop, other):
         [push] = pushes.wait_for(browser, 1)
         assert push.message == {
-            "title": "New high Request",
+            "title": "New high request",
             "body": TEXT,
             "url": f"/requests/{request_id}",
             "tag": f"request-{request_id}",
@@ -283,9 +283,9 @@ def test_urgency_follows_priority_and_long_texts_are_trimmed(live: LiveServer, p
         "critical": "high",
     }
     assert {p.message["title"] for p in received} == {
-        "New low Request",
-        "New medium Request",
-        "New critical Request",
+        "New low request",
+        "New medium request",
+        "New critical request",
     }
     assert all(len(p.message["body"]) <= 200 and p.message["body"].endswith("…") for p in received)
 
@@ -394,7 +394,7 @@ def test_cancelling_a_claimed_request_tells_the_claimer(live: LiveServer, pushes
     with team.http(team.owner) as http:
         assert http.delete(f"/v1/api/requests/{request_id}").status_code == 200
     cancelled = pushes.wait_for(claimer_browser, 2)[1]
-    assert cancelled.message["title"] == "Request Cancelled"
+    assert cancelled.message["title"] == "Request cancelled"
     assert cancelled.message["body"] == f'"{TEXT}" was cancelled'
     assert (cancelled.message["tag"], cancelled.topic) == (f"request-{request_id}", request_id)
     settle(live)
@@ -423,7 +423,7 @@ def test_a_claimed_request_timing_out_tells_the_claimer(live: LiveServer, pushes
     with live.clock.shifted(61):
         eventually(lambda: team.status(request_id)["status"] == "timeout", what="the timeout")
         timed_out = pushes.wait_for(browser, 2)[1]
-    assert timed_out.message["title"] == "Request Timed Out"
+    assert timed_out.message["title"] == "Request timed out"
     assert timed_out.message["body"] == f'"{TEXT}" expired without a response'
     assert timed_out.urgency == "normal"
 
@@ -446,12 +446,22 @@ def test_a_critical_request_emails_members_who_chose_email(live: LiveServer, mai
     team = make_team(live, reviewers=2)
     emailed, quiet = team.reviewers
     assert set_preferences(live, emailed, team.loop_id, email="on").status_code == 200
-    request_id = ask(team, priority="critical")
+    request_id = ask(
+        team,
+        priority="critical",
+        title="Refund order #4411?",
+        response_config={
+            "options": [{"value": "hold", "label": "Hold the refund"}, {"value": "pay", "label": "Pay it"}]
+        },
+        default_response="hold",
+    )
     ask(team, priority="high")  # not critical, not deferred: push only
     [mail] = eventually(lambda: mail_to(mailbox, emailed), what="the critical email")
     assert mail.message["Subject"] == f"New critical request in {SEED_LOOP['name']}"
     text = mail.message.get_body(preferencelist=("plain",)).get_content()
     assert TEXT in text and f"/requests/{request_id}" in text
+    assert "Refund order #4411?" in text  # its title heads it
+    assert "the default applies: Hold the refund" in text  # by its label, not its value "hold"
     settle(live)
     assert len(mail_to(mailbox, emailed)) == 1
     assert mail_to(mailbox, quiet) == []

@@ -220,7 +220,7 @@ def test_history_counts_answered_and_timed_out(server: LiveServer, team: Team) -
             assert wait_for_status(team, missed, "timeout")["status"] == "timeout"
         page = http.get("/history")
         timed_out = http.get("/history?status=timeout")
-    assert "All (2)" in page.text and "Completed (1)" in page.text and "Timed Out (1)" in page.text
+    assert "All (2)" in page.text and "Completed (1)" in page.text and "Timed out (1)" in page.text
     assert missed in timed_out.text and answered not in timed_out.text
 
 

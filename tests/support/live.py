@@ -14,6 +14,7 @@ import uvicorn
 from sqlalchemy import select
 
 from openhitl.accounts import service as accounts
+from openhitl.accounts import sessions
 from openhitl.accounts.schemas import Permission
 from openhitl.app import create_app
 from openhitl.config import Settings
@@ -86,7 +87,8 @@ class LiveServer:
 
     def account(self, name: str | None = None) -> Account:
         self._counter += 1
-        email = f"{name or 'user'}-{self._counter}-{new_id()[-8:]}@example.com"
+        local = (name or "user").lower().replace(" ", ".")
+        email = f"{local}-{self._counter}-{new_id()[-8:]}@example.com"
 
         async def create() -> Account:
             now = self.state.clock.now()
@@ -118,6 +120,21 @@ class LiveServer:
                 )
 
         self.run(add())
+
+    def session_for(self, account: Account) -> sessions.NewSession:
+        """A web session for the account, made as signing in makes one (its cookie and CSRF token)."""
+
+        async def open_session() -> sessions.NewSession:
+            async with self.state.db.write() as session:
+                return await sessions.create(
+                    session,
+                    user_id=account.user_id,
+                    user_agent="tests",
+                    settings=self.settings,
+                    now=self.state.clock.now(),
+                )
+
+        return self.run(open_session())
 
     def emails_to(self, to: str) -> list[dict[str, Any]]:
         """Every email queued for `to` (to, subject, text), newest first. Read from the outbox, so it needs

@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from openhitl.kit.errors import ValidationFailed
-from openhitl.notifications.emails import digest_window, snippet
+from openhitl.notifications.emails import digest_window
 from openhitl.notifications.push_sender import origin
 from openhitl.notifications.service import check_endpoint
+from openhitl.requests.display import snippet
 
 
 def test_digest_windows_are_aligned_and_contain_their_moment() -> None:

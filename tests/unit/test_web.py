@@ -5,9 +5,9 @@ from html.parser import HTMLParser
 import pytest
 
 from openhitl.kit.errors import BadRequest
+from openhitl.kit.markdown import plain_text, render_markdown
 from openhitl.requests.response_configs import parse_config
 from openhitl.web.answers import form_answer, number_step, rating_steps
-from openhitl.web.markdown import plain_text, render_markdown
 from openhitl.web.pages import duration
 
 

@@ -5,16 +5,17 @@ from datetime import datetime, timedelta
 from openhitl.kit.work import WritingSession
 from openhitl.loops import audience
 from openhitl.notifications import repository
-from openhitl.notifications.emails import enqueue_request_email, snippet
+from openhitl.notifications.emails import enqueue_request_email
 from openhitl.notifications.push import URGENCY_BY_PRIORITY, Notification, enqueue_push
+from openhitl.requests.display import headline
 from openhitl.requests.models import Request
 
 BODY_LENGTH = 200
 # Pushes about something other than a waiting request are worth showing for a day at most.
 INFO_PUSH_LIFETIME = timedelta(days=1)
 CLAIMER_NOTICES = {
-    "request.cancelled": ("Request Cancelled", "was cancelled"),
-    "request.timeout": ("Request Timed Out", "expired without a response"),
+    "request.cancelled": ("Request cancelled", "was cancelled"),
+    "request.timeout": ("Request timed out", "expired without a response"),
 }
 
 
@@ -50,7 +51,9 @@ async def notify_reviewers_of_new_request(
     """Time-sensitive requests push to every listening member at once; deferred ones wait in the queue."""
     if audience.pushes_at_once(processing_type=request.processing_type):
         notification = _about(
-            request, f"New {request.priority} Request", snippet(request.request_text, BODY_LENGTH)
+            request,
+            f"New {request.priority} request",
+            headline(request.title, request.request_text, BODY_LENGTH),
         )
         await enqueue_push(
             session,
@@ -77,7 +80,9 @@ async def notify_claimer_of_closed_request(
     if claimer is None or claimer == actor_id:
         return
     title, what = CLAIMER_NOTICES[event]
-    notification = _about(request, title, f'"{snippet(request.request_text, BODY_LENGTH - 30)}" {what}')
+    notification = _about(
+        request, title, f'"{headline(request.title, request.request_text, BODY_LENGTH - 30)}" {what}'
+    )
     await enqueue_push(
         session,
         subscription_ids=await repository.push_subscription_ids(

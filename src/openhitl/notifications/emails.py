@@ -16,6 +16,7 @@ from openhitl.kit.db import Database
 from openhitl.kit.work import WritingSession
 from openhitl.loops.models import Loop
 from openhitl.notifications import repository
+from openhitl.requests.display import answer_text, headline
 from openhitl.requests.models import Request
 
 REQUEST_EMAIL_KIND = "request_email"
@@ -49,11 +50,6 @@ def digest_window(created_at: datetime, seconds: int) -> tuple[datetime, datetim
 def web_link(settings: Settings, path: str) -> str:
     """An absolute link to the configured public URL (or where the server listens): never a request's Host."""
     return f"{settings.link_base_url}{path}"
-
-
-def snippet(text: str, length: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
 class RequestEmails:
@@ -126,11 +122,14 @@ class RequestEmails:
 
     def _critical_email(self, request: Request, loop: Loop) -> tuple[str, str]:
         link = web_link(self.settings, f"/requests/{request.id}")
+        fallback = answer_text(request.response_type, request.response_config, request.default_response)
         text = (
             f'A critical request is waiting for review in "{loop.name}".\n\n'
+            f"{headline(request.title, request.request_text)}\n\n"
             f"{request.request_text}\n\n"
-            f"Answer by {request.timeout_at:%Y-%m-%d %H:%M} UTC: {link}\n\n"
-            f"{FOOTER}\n"
+            f"Answer by {request.timeout_at:%Y-%m-%d %H:%M} UTC: {link}\n"
+            + (f"Without an answer by then, the default applies: {fallback}\n" if fallback else "")
+            + f"\n{FOOTER}\n"
         )
         return f"New critical request in {loop.name}", text
 
@@ -143,7 +142,8 @@ class RequestEmails:
         ]
         for request, loop in waiting:
             lines.append(
-                f"- [{loop.name}] {request.priority}: {snippet(request.request_text, DIGEST_SNIPPET_LENGTH)}"
+                f"- [{loop.name}] {request.priority}: "
+                f"{headline(request.title, request.request_text, DIGEST_SNIPPET_LENGTH)}"
             )
             lines.append(f"  {web_link(self.settings, f'/requests/{request.id}')}")
         lines += ["", FOOTER, ""]

@@ -59,6 +59,8 @@ _ANSWER = _Mode(subject=None, allow_empty=False)
 # under a min_length of 20 are legitimate fallbacks. The HITL.sh MCP server's own example sends that last one.
 _DEFAULT = _Mode(subject="default_response", allow_empty=True, reviewer_rules=False)
 _STORED = _Mode(subject=None, allow_empty=True)
+# Reading an answer or a default back to show it: whatever its shape, only the type has to fit.
+_SHOWN = _Mode(subject=None, allow_empty=True, reviewer_rules=False)
 
 
 def validate_response(config: ResponseConfig, value: object) -> object:
@@ -69,6 +71,12 @@ def validate_response(config: ResponseConfig, value: object) -> object:
 def validate_default_response(config: ResponseConfig, value: object) -> object:
     """Check a default_response given raw or structured and return it structured; raises ResponseDataError."""
     return _structured(config, value, _DEFAULT)
+
+
+def read_answer(config: ResponseConfig, value: object) -> object:
+    """A stored answer or default_response, raw or structured, in its structured form to show it; raises
+    ResponseDataError when it does not fit the config's type at all."""
+    return _structured(config, value, _SHOWN)
 
 
 def plain_value(config: ResponseConfig, structured: object) -> object:

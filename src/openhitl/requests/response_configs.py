@@ -27,7 +27,7 @@ _MAX_BOOLEAN_LABEL_LENGTH = 100
 _MAX_AFFIX_LENGTH = 50
 MAX_TEXT_LENGTH = 5000
 _MAX_DECIMAL_PLACES = 10
-_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 
 
 class ResponseConfigError(ValueError):
@@ -125,7 +125,7 @@ def _config_str(raw: object, where: str, max_length: int) -> str | None:
 def _config_color(raw: object, where: str) -> str | None:
     if raw is None or raw == "":
         return None
-    if not isinstance(raw, str) or not _HEX_COLOR.fullmatch(raw):
+    if not isinstance(raw, str) or not HEX_COLOR.fullmatch(raw):
         raise ResponseConfigError(f'{where} must be a hex color such as "#16a34a"')
     return raw
 

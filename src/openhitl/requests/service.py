@@ -24,6 +24,7 @@ from openhitl.loops.service import loop_setting
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle, repository
 from openhitl.requests.answers import ResponseDataError, validate_default_response
+from openhitl.requests.display import TITLE_LENGTH, derived_title
 from openhitl.requests.models import PRIORITY_RANK, Feedback, Request
 from openhitl.requests.response_configs import ResponseConfig, ResponseConfigError, parse_config
 from openhitl.requests.schemas import RequestCreate, RequestUpdate
@@ -133,9 +134,8 @@ def check_content(values: dict[str, Any], settings: Settings) -> tuple[ResponseC
 
 def _title(values: dict[str, Any]) -> str:
     if values.get("title"):
-        return str(values["title"]).strip()[:200]
-    first_line = values["request_text"].strip().splitlines()[0] if values["request_text"].strip() else ""
-    return first_line[:200]
+        return str(values["title"]).strip()[:TITLE_LENGTH]
+    return derived_title(values["request_text"])
 
 
 def _body_digest(loop_id: str, body: RequestCreate) -> str:

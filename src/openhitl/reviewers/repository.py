@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from openhitl.kit.prepared import Statements, driver
 from openhitl.kit.work import WritingSession
 from openhitl.loops.models import Loop, Membership
+from openhitl.realtime.models import Event
 from openhitl.requests.lifecycle import REQUEST_ID, UserId, held_by, open_to
 from openhitl.requests.models import OPEN_STATUSES, ROW_COLUMNS, Request, Response, from_row, status_in
 
@@ -168,3 +169,39 @@ async def count_loop_contents(session: AsyncSession, loop_id: str) -> tuple[int,
         .where(Request.loop_id == loop_id)
     )
     return int(members or 0), int(requests or 0), int(responses or 0)
+
+
+async def loop_events(
+    session: AsyncSession, *, user_id: str, types: tuple[str, ...], limit: int
+) -> list[tuple[Event, Request, Loop]]:
+    """The newest events of these types in the user's loops since they joined each, with their requests."""
+    statement = (
+        select(Event, Request, Loop)
+        .join(
+            Membership,
+            and_(
+                Membership.loop_id == Event.loop_id,
+                Membership.user_id == user_id,
+                Membership.status == "active",
+                Membership.joined_at <= Event.created_at,
+            ),
+        )
+        .join(Request, Request.id == Event.request_id)
+        .join(Loop, Loop.id == Event.loop_id)
+        .where(Event.type.in_(types))
+        .order_by(Event.id.desc())
+        .limit(limit)
+    )
+    return [(event, request, loop) for event, request, loop in (await session.execute(statement)).all()]
+
+
+async def request_events(
+    session: AsyncSession, *, request_ids: set[str], types: tuple[str, ...]
+) -> list[Event]:
+    """These requests' events of these types, oldest first."""
+    if not request_ids:
+        return []
+    statement = (
+        select(Event).where(Event.request_id.in_(request_ids), Event.type.in_(types)).order_by(Event.id)
+    )
+    return list((await session.execute(statement)).scalars())

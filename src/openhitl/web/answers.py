@@ -1,8 +1,9 @@
 """From the answer form's fields to the raw value the response-type rules accept, and back for display."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from openhitl.kit.errors import BadRequest
 from openhitl.requests.response_configs import ResponseConfig
@@ -55,3 +56,14 @@ def rating_steps(config: ResponseConfig) -> list[Star]:
 
 def number_step(config: ResponseConfig) -> str:
     return "1" if config.decimal_places == 0 else format(Decimal(1).scaleb(-config.decimal_places), "f")
+
+
+def display_fields(raw: Mapping[str, Any]) -> dict[str, str | None]:
+    """The display-only settings a config keeps as sent but its canonical form drops: the text or number
+    field's `placeholder` and a boolean's `true_color` and `false_color` (checked hex codes, see swatch)."""
+
+    def given(key: str) -> str | None:
+        value = raw.get(key)
+        return value if isinstance(value, str) and value.strip() else None
+
+    return {key: given(key) for key in ("placeholder", "true_color", "false_color")}

@@ -14,7 +14,9 @@ from fastapi.templating import Jinja2Templates
 
 import openhitl
 from openhitl.kit.errors import ApiError
-from openhitl.web.markdown import plain_text, render_markdown
+from openhitl.kit.markdown import plain_text, render_markdown
+from openhitl.requests import display
+from openhitl.web import icons
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -45,25 +47,38 @@ def number(value: float | int | None) -> str:
     return format(Decimal(str(value)).normalize(), "f") if value != 0 else "0"
 
 
-def answer(value: object) -> str:
-    """A plain answer value as words: lists joined, booleans as yes/no."""
-    if isinstance(value, list):
-        return ", ".join(answer(part) for part in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "" if value is None else str(value)
+def answer_words(item: Any, *, default: bool = False) -> str:
+    """A request's answer (or, with default=True, its default_response) in the words the reviewer saw."""
+    shown = item.default_response if default else item.response_data
+    return display.answer_text(item.response_type, item.response_config, shown)
 
 
-STATUS_LABELS = {"timeout": "Timed Out", "completed": "Completed", "cancelled": "Cancelled"}
+def headline(item: Any, length: int = display.HEADLINE_LENGTH) -> str:
+    return display.headline(item.title, item.request_text, length)
+
+
+def preview(item: Any) -> str:
+    return display.preview(item.title, item.request_text)
+
+
+def own_title(item: Any) -> bool:
+    """Whether the request's caller gave it a title, rather than it being its text's first line."""
+    return bool(item.title) and item.title != display.derived_title(item.request_text)
+
+
 templates.env.filters.update(
     markdown=render_markdown,
     plain=plain_text,
     duration=duration,
     when=when,
     number=number,
-    answer=answer,
-    status_label=lambda status: STATUS_LABELS.get(status, status),
+    answer_words=answer_words,
+    headline=headline,
+    preview=preview,
+    own_title=own_title,
+    status_label=display.status_label,
 )
+templates.env.globals.update(app_icon=icons.app_icon, loop_icon=icons.loop_icon, swatch=icons.swatch)
 
 # No inline script or style anywhere: pages load only what this server serves. Request images may be anywhere.
 CONTENT_SECURITY_POLICY = "; ".join(

@@ -19,7 +19,7 @@ from openhitl.loops import service as loops_service
 from openhitl.notifications import service as notifications
 from openhitl.realtime.feed import latest_event_id
 from openhitl.requests.response_configs import parse_config
-from openhitl.reviewers import repository, service
+from openhitl.reviewers import notices, repository, service
 from openhitl.reviewers.presenter import HISTORY_FILTERS, review_item
 from openhitl.reviewers.schemas import ReviewItem
 from openhitl.reviewers.service import guard_guessing
@@ -128,6 +128,30 @@ async def history(
     )
 
 
+@router.get("/notifications")
+async def notifications_screen(
+    request: Request, viewer: Viewer, session: ReadSession, state: State
+) -> Response:
+    """What the bell opens: the notification list, kept up to date by the live feed."""
+    after = await latest_event_id(state.db)  # read first, as on the home screen
+    found = await notices.notices_for(session, user_id=viewer.user_id)
+    return render(
+        request,
+        "app/notifications.html",
+        viewer=viewer,
+        tab="notifications",
+        notices=found,
+        events_after=after,
+    )
+
+
+@router.get("/notifications/list")
+async def notifications_fragment(request: Request, viewer: Viewer, session: ReadSession) -> Response:
+    """The list alone, fetched again whenever the live feed says something changed."""
+    found = await notices.notices_for(session, user_id=viewer.user_id)
+    return render(request, "app/_notices.html", viewer=viewer, notices=found)
+
+
 async def _item(session: AsyncSession, *, request_id: str, user_id: str, now: datetime) -> ReviewItem:
     found = await repository.get_for_member(session, request_id=request_id, user_id=user_id)
     if found is None:
@@ -143,6 +167,7 @@ def _answer_widget(item: ReviewItem) -> dict[str, Any]:
         "config": config,
         "stars": answers.rating_steps(config) if config.response_type == "rating" else [],
         "number_step": answers.number_step(config),
+        "shown": answers.display_fields(item.response_config),
     }
 
 

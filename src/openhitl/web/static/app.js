@@ -22,7 +22,7 @@
     const counter = $("[data-counter]", form);
     const update = () => {
       const chosen = $$("input[name=answer]:checked", form);
-      if (selection) selection.textContent = chosen.length === 0 ? "No Option Selected" : `${chosen.length} ${chosen.length === 1 ? "Option" : "Options"} Selected`;
+      if (selection) selection.textContent = chosen.length === 0 ? "No option selected" : `${chosen.length} ${chosen.length === 1 ? "option" : "options"} selected`;
       const lit = stars.findIndex((star) => $("input", star).checked);
       stars.forEach((star, index) => star.classList.toggle("lit", lit >= 0 && index <= lit));
       if (counter) $("[data-count]", form).textContent = String(counter.value.length);
@@ -98,61 +98,146 @@
     }));
   }
 
-  // Web Push: subscribe this device and tell the server.
+  // The chosen rating in words: its value on the scale and, when the scale names it, its label.
+  function wireStarChoice(root) {
+    const choice = $("[data-star-choice]", root);
+    if (!choice) return;
+    const row = choice.closest("fieldset");
+    const stars = $$("input[name=answer]", row);
+    const top = stars.length ? stars[stars.length - 1].value : "";
+    const say = () => {
+      const chosen = stars.find((star) => star.checked);
+      if (!chosen) { choice.textContent = ""; return; }
+      const label = chosen.dataset.label !== chosen.value ? ` · ${chosen.dataset.label}` : "";
+      choice.textContent = `${chosen.value} of ${top}${label}`;
+    };
+    row.addEventListener("change", say);
+    say();
+  }
+
+  // On a phone, a button that jumps to the answer, shown while the answer is out of sight. The answer
+  // section is swapped when the claim comes back, so the watch moves to the new one.
+  let answerWatch = null;
+  function wireAnswerJump() {
+    const jump = $("[data-answer-jump]");
+    const answer = $("#answer");
+    if (answerWatch) answerWatch.disconnect();
+    if (!jump || !answer || !("IntersectionObserver" in window)) return;
+    answerWatch = new IntersectionObserver((entries) => {
+      entries.forEach((entry) => { jump.hidden = entry.isIntersecting; });
+    });
+    answerWatch.observe(answer);
+  }
+
+  // Web Push: subscribe this device and tell the server; when it cannot be done, say why and what to do.
   const urlBase64ToBytes = (text) => {
     const padded = (text + "===".slice((text.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
     return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0));
   };
-  async function wirePush() {
+  const PUSH_PROBLEMS = {
+    "not-installed": "On iPhone and iPad, notifications work only in the installed app. Tap the Share button, choose Add to Home Screen, then open OpenHITL from your Home Screen and turn notifications on there.",
+    unsupported: "This browser can't show notifications. Open this page in an up-to-date Chrome, Edge, Firefox or Safari.",
+    insecure: "Notifications need a secure (https) address. Ask whoever runs this server to serve it over https.",
+    denied: "Notifications are blocked for this site. Allow them in your browser's site settings (the icon beside the address), then tap Enable notifications again.",
+    dismissed: "Notifications weren't allowed. Tap Enable notifications again and choose Allow.",
+    failed: "Couldn't turn notifications on",
+  };
+  const appleMobile = () => /iPhone|iPad|iPod/.test(navigator.userAgent) || (navigator.platform === "MacIntel" && navigator.maxTouchPoints > 1);
+  const installed = () => navigator.standalone === true || window.matchMedia("(display-mode: standalone)").matches;
+  function pushSupport() {
+    if (!window.isSecureContext) return "insecure";  // browsers hide service workers from http pages
+    const capable = "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+    if (!capable && appleMobile() && !installed()) return "not-installed";
+    if (!capable) return "unsupported";
+    return null;
+  }
+  // The worker's registration, or an error when it never becomes ready (blocked, or failed to install).
+  const workerReady = () => Promise.race([
+    navigator.serviceWorker.ready,
+    new Promise((_, reject) => setTimeout(() => reject(new Error("the app's service worker did not start")), 10000)),
+  ]);
+
+  async function subscribeThisDevice() {
+    const registration = await workerReady();
+    const keyAnswer = await fetch("/v1/api/push/vapid-public-key");
+    if (!keyAnswer.ok) throw new Error("the server did not give its push key");
+    const key = (await keyAnswer.json()).data.public_key;
+    const options = { userVisibleOnly: true, applicationServerKey: urlBase64ToBytes(key) };
+    const register = (subscription) => fetch("/v1/api/push/subscriptions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+      body: JSON.stringify(subscription.toJSON()),
+    });
+    let subscription = await registration.pushManager.subscribe(options);
+    let answer = await register(subscription);
+    if (answer.status === 409) {
+      // This browser's subscription is still another account's (it was not signed out): start a fresh one.
+      await subscription.unsubscribe();
+      subscription = await registration.pushManager.subscribe(options);
+      answer = await register(subscription);
+    }
+    if (!answer.ok) {
+      const body = await answer.json().catch(() => ({}));
+      throw new Error(body.msg || `the server answered ${answer.status}`);
+    }
+  }
+
+  function wirePush() {
     const enable = $("[data-enable-push]");
     if (!enable) return;
     const disable = $("[data-disable-push]");
     const status = $("[data-push-status]");
-    if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
-      status.textContent = "This browser can't receive notifications. On iPhone, add the app to your Home Screen first.";
-      return;
-    }
-    const registration = await navigator.serviceWorker.ready;
+    const problem = $("[data-push-problem]");
+    const tell = (kind, detail) => {
+      problem.hidden = !kind;
+      problem.textContent = kind ? (detail ? `${PUSH_PROBLEMS[kind]}: ${detail}. Try again.` : PUSH_PROBLEMS[kind]) : "";
+    };
     const show = (subscribed) => {
       enable.hidden = subscribed;
       disable.hidden = !subscribed;
       status.textContent = subscribed ? "Notifications are on for this device." : "Get a notification on this device when a request arrives.";
     };
-    show(Boolean(await registration.pushManager.getSubscription()));
+    const unsupported = pushSupport();
+    if (unsupported) { tell(unsupported); return; }
+    show(false);
+    if (Notification.permission === "denied") tell("denied");
+    workerReady()
+      .then((registration) => registration.pushManager.getSubscription())
+      .then((subscription) => show(Boolean(subscription)))
+      .catch(() => {});  // asked again, with the reason, when Enable is tapped
     enable.addEventListener("click", async () => {
-      if ((await Notification.requestPermission()) !== "granted") {
-        status.textContent = "Notifications are blocked for this site. Allow them in the browser's settings.";
-        return;
+      tell(null);
+      enable.disabled = true;
+      try {
+        const permission = await Notification.requestPermission();
+        if (permission === "granted") {
+          await subscribeThisDevice();
+          show(true);
+        } else {
+          tell(permission === "denied" ? "denied" : "dismissed");
+        }
+      } catch (error) {
+        tell("failed", (error && error.message) || String(error));
+      } finally {
+        enable.disabled = false;
       }
-      const key = (await (await fetch("/v1/api/push/vapid-public-key")).json()).data.public_key;
-      const options = { userVisibleOnly: true, applicationServerKey: urlBase64ToBytes(key) };
-      const register = (subscription) => fetch("/v1/api/push/subscriptions", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-        body: JSON.stringify(subscription.toJSON()),
-      });
-      let subscription = await registration.pushManager.subscribe(options);
-      let answer = await register(subscription);
-      if (answer.status === 409) {
-        // This browser's subscription is still another account's (it was not signed out): start a fresh one.
-        await subscription.unsubscribe();
-        subscription = await registration.pushManager.subscribe(options);
-        answer = await register(subscription);
-      }
-      if (answer.ok) show(true);
-      else status.textContent = (await answer.json()).msg || "Could not turn notifications on.";
     });
     disable.addEventListener("click", async () => {
-      const subscription = await registration.pushManager.getSubscription();
-      if (subscription) {
-        await fetch("/v1/api/push/subscriptions", {
-          method: "DELETE",
-          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-          body: JSON.stringify({ endpoint: subscription.endpoint }),
-        });
-        await subscription.unsubscribe();
+      tell(null);
+      try {
+        const subscription = await (await workerReady()).pushManager.getSubscription();
+        if (subscription) {
+          await fetch("/v1/api/push/subscriptions", {
+            method: "DELETE",
+            headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+            body: JSON.stringify({ endpoint: subscription.endpoint }),
+          });
+          await subscription.unsubscribe();
+        }
+        show(false);
+      } catch (error) {
+        tell("failed", (error && error.message) || String(error));
       }
-      show(false);
     });
   }
 
@@ -160,6 +245,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     localTimes(document);
     wireAnswer(document);
+    wireStarChoice(document);
+    wireAnswerJump();
     wireCodeBoxes();
     confirmForms();
     wirePush();
@@ -167,5 +254,7 @@
   document.addEventListener("htmx:afterSwap", (event) => {
     localTimes(event.target);
     wireAnswer(event.target);
+    wireStarChoice(event.target);
+    wireAnswerJump();
   });
 })();

@@ -24,7 +24,7 @@ self.addEventListener("fetch", (event) => {
 self.addEventListener("push", (event) => {
   let message = {};
   try { message = event.data ? event.data.json() : {}; } catch (_) { message = { title: "OpenHITL", body: event.data.text() }; }
-  const title = message.title || "New Request";
+  const title = message.title || "New request";
   const options = {
     body: message.body || "",
     tag: message.tag || undefined,

@@ -1,4 +1,5 @@
-"""Request text as safe HTML: Markdown without raw HTML, then an allow-list sanitiser as a second wall."""
+"""Request text as safe HTML: Markdown without raw HTML, then an allow-list sanitiser as a second wall; and
+the same text flattened to its words, for headlines, previews and emails."""
 
 import html
 
