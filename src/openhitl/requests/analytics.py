@@ -1,4 +1,5 @@
-"""A loop's numbers over the last 30 days: volume, speed by priority, response targets, reviewers.
+"""The numbers of a set of loops (one loop's page, or the overview's chosen loops) over the last 30 days:
+volume, speed by priority, response targets, reviewers.
 
 The rows of the window are read once (a few columns each) and summarised in Python, so the same code
 gives the same percentiles on SQLite and PostgreSQL.
@@ -7,7 +8,7 @@ gives the same percentiles on SQLite and PostgreSQL.
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -104,10 +105,12 @@ def window_start(now: datetime) -> datetime:
     return datetime.combine(first_day, time.min, tzinfo=UTC)
 
 
-async def window_rows(session: AsyncSession, *, loop_id: str, since: datetime) -> list[Row]:
+async def window_rows(session: AsyncSession, *, loop_ids: Collection[str], since: datetime) -> list[Row]:
+    if not loop_ids:
+        return []
     first_claim = (
         select(Event.request_id, func.min(Event.created_at).label("at"))
-        .where(Event.loop_id == loop_id, Event.type == "request.claimed", Event.created_at >= since)
+        .where(Event.loop_id.in_(loop_ids), Event.type == "request.claimed", Event.created_at >= since)
         .group_by(Event.request_id)
         .subquery()
     )
@@ -121,7 +124,7 @@ async def window_rows(session: AsyncSession, *, loop_id: str, since: datetime) -
             first_claim.c.at,
         )
         .outerjoin(first_claim, first_claim.c.request_id == Request.id)
-        .where(Request.loop_id == loop_id, Request.created_at >= since)
+        .where(Request.loop_id.in_(loop_ids), Request.created_at >= since)
     )
     return [Row(*values) for values in (await session.execute(statement)).all()]
 
@@ -171,9 +174,10 @@ async def reviewer_stats(session: AsyncSession, rows: list[Row]) -> list[Reviewe
     return sorted(found, key=lambda r: (-r.answered, r.median_seconds, r.name))
 
 
-async def loop_analytics(session: AsyncSession, *, loop_id: str, now: datetime) -> LoopAnalytics:
+async def loop_analytics(session: AsyncSession, *, loop_ids: Collection[str], now: datetime) -> LoopAnalytics:
+    """The measures of these loops together (readable by the caller: access is the caller's to check)."""
     since = window_start(now)
-    rows = await window_rows(session, loop_id=loop_id, since=since)
+    rows = await window_rows(session, loop_ids=loop_ids, since=since)
     by_priority: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_priority[row.priority].append(row)
