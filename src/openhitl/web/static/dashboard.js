@@ -96,8 +96,14 @@
     const button = $("[data-use-example]", form);
     button.hidden = false;
     button.addEventListener("click", () => use(type.value));
-    const invalid = $("[aria-invalid=true]", form);
-    if (invalid && location.hash === "#try-it") invalid.focus();
+  }
+
+  // After sending (the form's address ends in #try-it): focus the first refused field, else the result.
+  // On `load`, as the browser's own move to #try-it comes after DOMContentLoaded and would take focus back.
+  function focusOutcome() {
+    if (location.hash !== "#try-it") return;
+    const target = $("#try-form [aria-invalid=true]") || $("#try-result");
+    if (target) target.focus();
   }
 
   // A request sent from the try form: its panel is fetched again whenever one of its events arrives on the
@@ -129,8 +135,7 @@
     markScrolling();
     wireTryForm(document);
     followTried();
-    const result = $("#try-result");
-    if (result && location.hash === "#try-it" && !$("#try-form [aria-invalid=true]")) result.focus();
   });
+  window.addEventListener("load", focusOutcome);
   window.addEventListener("resize", markScrolling);
 })();
