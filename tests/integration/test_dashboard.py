@@ -226,7 +226,7 @@ def test_overview_counts_the_last_30_days(server: LiveServer) -> None:
         with team.http(team.reviewers[0]) as http:
             http.post(f"/v1/api/requests/{answered}/respond", json={"response_data": "Approve"})
         home = browser.get("/dashboard")
-        assert (stat(home.text, "pending"), stat(home.text, "completed"), stat(home.text, "timeout")) == (
+        assert (stat(home.text, "open"), stat(home.text, "completed"), stat(home.text, "timeout")) == (
             "1",
             "1",
             "0",

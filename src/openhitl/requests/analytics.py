@@ -1,4 +1,5 @@
-"""A loop's numbers over the last 30 days: volume, speed by priority, response targets, reviewers.
+"""The numbers of a set of loops (one loop's page, or the overview's chosen loops) over the last 30 days:
+volume, speed by priority, response targets, reviewers.
 
 The rows of the window are read once (a few columns each) and summarised in Python, so the same code
 gives the same percentiles on SQLite and PostgreSQL.

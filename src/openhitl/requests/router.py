@@ -1,7 +1,6 @@
 """HTTP routes for requests (HITL.sh §3.3): create, list, get, update, cancel, feedback."""
 
 from contextlib import suppress
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request
@@ -59,18 +58,14 @@ IDEMPOTENCY_KEY = TypeAdapter(Annotated[str | None, Field(max_length=IDEMPOTENCY
 async def _create(
     state: AppState, *, loop_id: str, body: RequestCreate, principal: Principal, idempotency_key: str | None
 ) -> Response:
-    job = partial(
-        service.create,
+    created = await service.create_soon(
+        state,
         loop_id=loop_id,
         body=body,
         user_id=principal.user_id,
         api_key_id=principal.api_key_id,
         idempotency_key=idempotency_key or None,
-        settings=state.settings,
-        now=state.clock.now(),
     )
-    # Creates arriving together commit together (kit/batch.py); the answer waits for that commit.
-    created = await state.db.group_commit.run(job)
     envelope = Envelope[RequestCreated](msg=CREATED_MSG, data=presenter.created(created.values))
     return Response(
         envelope.model_dump_json(by_alias=True),

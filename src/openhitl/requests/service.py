@@ -5,6 +5,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
@@ -17,6 +18,7 @@ from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Valid
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
 from openhitl.kit.prepared import Statements, execute_soon, write_deferred
+from openhitl.kit.state import AppState
 from openhitl.kit.work import WritingSession
 from openhitl.loops import audience
 from openhitl.loops.models import MANAGER_ROLES, Loop
@@ -254,6 +256,30 @@ async def create(
             session, event="request.created", request=Request(**row), actor_id=user_id, now=now
         )
     return Created(row, replayed=False)
+
+
+async def create_soon(
+    state: AppState,
+    *,
+    loop_id: str,
+    body: RequestCreate,
+    user_id: str,
+    api_key_id: str | None,
+    idempotency_key: str | None,
+) -> Created:
+    """`create` in the next group commit, with the creates arriving together (kit/batch.py); returns once
+    it has committed. The API's create route and the dashboard's "try it" form both create this way."""
+    job = partial(
+        create,
+        loop_id=loop_id,
+        body=body,
+        user_id=user_id,
+        api_key_id=api_key_id,
+        idempotency_key=idempotency_key,
+        settings=state.settings,
+        now=state.clock.now(),
+    )
+    return await state.db.group_commit.run(job)
 
 
 def _reaches_anyone(access: repository.CreateAccess, row: Mapping[str, Any]) -> bool:

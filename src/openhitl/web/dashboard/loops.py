@@ -1,11 +1,12 @@
-"""Loops for their owners: list, create, edit, delete; invite code, QR code, invitations, members."""
+"""Loops for their owners: list, create, edit, delete; invite code, QR code, invitations, members; and a
+form to try the loop with a request (web/dashboard/trying.py), followed live on the page."""
 
 import re
 from collections.abc import Coroutine, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts.auth import Principal
@@ -16,10 +17,13 @@ from openhitl.kit.urls import join_url, public_base_url
 from openhitl.loops import invitations, repository, service
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
 from openhitl.loops.service import LoopAccess
+from openhitl.realtime.feed import latest_event_id
+from openhitl.requests import service as requests_service
 from openhitl.reviewers import repository as reviewer_repository
 from openhitl.reviewers import service as reviewer_service
+from openhitl.web.dashboard import trying
 from openhitl.web.dashboard.common import ItemId, back, page, parse
-from openhitl.web.pages import problem
+from openhitl.web.pages import problem, render
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer
 
@@ -96,7 +100,7 @@ async def render_loop(
         the_loop=access.loop,
         members=members,
         join_link=join_url(public_base_url(request, state.settings), access.loop.invite_code),
-        **context,
+        **{**trying.form_context(access), **context},
     )
 
 
@@ -253,3 +257,69 @@ async def remove_member(
         session, access=access, user_id=user_id, actor_id=viewer.user_id, now=state.clock.now()
     )
     return await member_action(request, session, access, viewer, change, done="removed")
+
+
+@router.post("/{loop_id}/try")
+async def try_request(request: Request, loop_id: LoopId, viewer: FormViewer, state: State) -> Response:
+    """Sends the form's request into the loop as the API would; the page then follows it live."""
+    form = await loop_form(request)
+    async with state.db.read() as session:
+        access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
+    kept = trying.form_context(access, form)
+    try:
+        created = await requests_service.create_soon(
+            state,
+            loop_id=loop_id,
+            body=trying.read_form(form),
+            user_id=viewer.user_id,
+            api_key_id=None,
+            idempotency_key=None,
+        )
+    except ApiError as exc:
+        async with state.db.read() as session:
+            return await render_loop(
+                request,
+                viewer,
+                session,
+                access,
+                status_code=exc.status_code,
+                **{**kept, **trying.refusal(exc)},
+            )
+    # Read before the request: the live feed resumes after it, so a claim landing meanwhile is not missed.
+    after = await latest_event_id(state.db)
+    async with state.db.read() as session:
+        tried = await trying.tried(
+            session, loop_id=loop_id, request_id=created.values["id"], user_id=viewer.user_id, after=after
+        )
+        return await render_loop(request, viewer, session, access, **kept, tried=tried)
+
+
+@router.get("/{loop_id}/try/{request_id}")
+async def tried_request(
+    request: Request, loop_id: LoopId, request_id: ItemId, viewer: Viewer, session: ReadSession
+) -> Response:
+    """The result panel of a request sent from the form, as it is now (the page's script fetches it)."""
+    access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
+    tried = await trying.tried(session, loop_id=loop_id, request_id=request_id, user_id=viewer.user_id)
+    return render(request, "dashboard/_try_result.html", viewer=viewer, the_loop=access.loop, tried=tried)
+
+
+@router.post("/{loop_id}/try/preview")
+async def preview(request: Request, loop_id: LoopId, viewer: FormViewer, session: ReadSession) -> Response:
+    """The request text as the reviewer app shows it: the same server-side Markdown renderer."""
+    access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
+    form = await loop_form(request)
+    return render(
+        request,
+        "dashboard/_try_preview.html",
+        viewer=viewer,
+        the_loop=access.loop,
+        text=form.get("request_text", "")[: trying.TEXT_LIMIT],
+        image_url=form.get("image_url", "").strip() if form.get("type") == "image" else "",
+    )
+
+
+@router.get("/{loop_id}/try")
+async def try_form(loop_id: LoopId) -> Response:
+    """The form lives on the loop's page (a reload after sending lands here)."""
+    return RedirectResponse(f"/dashboard/loops/{loop_id}#try-it", status_code=303)
