@@ -245,6 +245,15 @@ def dashboard_with_everything(site: LiveServer, page: Page) -> list[str]:
     ]
 
 
+def measure(page: Page) -> dict[str, Any]:
+    """How far the page is wider than the screen, what scrolls sideways unmarked, and what scrolls sideways
+    but cannot be reached from the keyboard."""
+    measured: dict[str, Any] = page.evaluate(OVERFLOW, SCROLL_CONTAINERS)
+    found = Axe().run(page, options={"runOnly": ["scrollable-region-focusable"]}).response["violations"]
+    measured["unreachable"] = [str(node["target"]) for violation in found for node in violation["nodes"]]
+    return measured
+
+
 def test_no_dashboard_page_is_wider_than_a_phone(site: LiveServer, screens: Screens) -> None:
     page = screens.phone()
     paths = dashboard_with_everything(site, page)
@@ -252,15 +261,15 @@ def test_no_dashboard_page_is_wider_than_a_phone(site: LiveServer, screens: Scre
     for path in paths:
         answer = page.goto(path)
         assert answer is not None and answer.status == 200, path
-        measured[path] = page.evaluate(OVERFLOW, SCROLL_CONTAINERS)
+        measured[path] = measure(page)
     # The loop's page after a refused send (errors beside the fields) and with the menu open.
     page.goto(paths[3])
     page.get_by_label("Timeout (seconds)").fill("5")
     page.get_by_role("button", name="Send request").click()
     expect(page.locator("#try-timeout_seconds-error")).to_be_visible()
     page.get_by_role("button", name="Menu").click()
-    measured["refused try, menu open"] = page.evaluate(OVERFLOW, SCROLL_CONTAINERS)
-    assert measured == {path: {"page": 0, "unmarked": []} for path in measured}
+    measured["refused try, menu open"] = measure(page)
+    assert measured == {path: {"page": 0, "unmarked": [], "unreachable": []} for path in measured}
 
     page.goto("/dashboard/requests")
     first_row = page.locator("table.requests tbody tr").first

@@ -67,6 +67,8 @@ def api_refusal(server: LiveServer, account: Account, loop_id: str, body: dict[s
 def test_the_loop_page_offers_the_form_with_working_defaults(server: LiveServer, owner: Browser) -> None:
     loop_id = owner.create_loop("Refunds")
     page = owner.get(f"/dashboard/loops/{loop_id}").text
+    assert "<title>Refunds · OpenHITL</title>" in page
+    assert page.count('id="try-it"') == 1
     assert f'action="/dashboard/loops/{loop_id}/try#try-it"' in page
     for name in ("request_text", "title", "priority", "processing_type", "timeout_seconds", "response_type"):
         assert f'id="try-{name}"' in page, name

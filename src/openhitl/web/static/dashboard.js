@@ -61,15 +61,15 @@
     });
   }
 
-  // A table still wider than its box says so, and can be scrolled from the keyboard.
+  // A table or code example still wider than its box says so, and can be scrolled from the keyboard.
   function markScrolling() {
-    $$(".table-wrap").forEach((wrap) => {
+    $$(".table-wrap, pre.code").forEach((wrap) => {
       const scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
       wrap.classList.toggle("scrolls", scrolls);
       if (scrolls) {
         wrap.tabIndex = 0;
         wrap.setAttribute("role", "region");
-        wrap.setAttribute("aria-label", "Table, scrolls sideways");
+        wrap.setAttribute("aria-label", `${wrap.matches("pre") ? "Code example" : "Table"}, scrolls sideways`);
       } else if (wrap.getAttribute("role") === "region") {
         wrap.removeAttribute("tabindex");
         wrap.removeAttribute("role");
