@@ -30,6 +30,7 @@ NOT_PAGES = {
     "/sw.js": "the service worker (a script)",
     "/queue": "a part of / that the live feed fetches again",
     "/notifications/list": "a part of /notifications that the live feed fetches again",
+    "/dashboard/loops/{loop_id}/try/{request_id}": "a part of a loop's page that its script fetches again",
 }
 ANSWERS: dict[str, dict[str, Any]] = {
     "single_select": {

@@ -100,7 +100,7 @@ def test_an_owner_tries_a_loop_and_watches_the_answer_arrive(
     page.get_by_label("Timeout (seconds)").fill("600")
     page.get_by_role("button", name="Send request").click()
     result = page.locator("#try-result")
-    expect(result.locator(".badge")).to_have_text("pending")
+    expect(result.locator(".badge")).to_have_text("Pending")
     expect(result).to_contain_text("Waiting for a reviewer")
     expect(result).to_be_focused()
     request_id = result.get_attribute("data-request-id")
