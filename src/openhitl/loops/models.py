@@ -9,8 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from openhitl.kit.db import Base
 from openhitl.kit.types import JSONType, UTCDateTime
 
-ROLES = ("creator", "admin", "member")
+ROLES = ("creator", "admin", "member", "viewer")
 MANAGER_ROLES = ("creator", "admin")
+# Who reads every request of the loop and its answers, as its managers do: a viewer reads, nothing more.
+READER_ROLES = (*MANAGER_ROLES, "viewer")
+# Who is asked to answer the loop's requests (queue, claims, answers, pushes and emails): not viewers.
+ANSWERING_ROLES = ("creator", "admin", "member")
+# The roles an admin or the creator gives: admin only by the creator.
+ASSIGNABLE_ROLES = ("admin", "member", "viewer")
 
 
 class Loop(Base):
