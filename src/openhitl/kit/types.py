@@ -1,11 +1,16 @@
-"""Portable column types: a UTC datetime that refuses naive values on every dialect."""
+"""Portable column types: a UTC datetime that refuses naive values on every dialect; JSON, and a search
+in its values."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, Boolean, DateTime, literal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 # none_as_null: a Python None is SQL NULL, so "IS NULL" means "not set".
@@ -33,3 +38,34 @@ class UTCDateTime(TypeDecorator[datetime]):
         if moment.tzinfo is None:
             return moment.replace(tzinfo=UTC)
         return moment.astimezone(UTC)
+
+
+class json_value_like(FunctionElement[bool]):
+    """True when one of a JSON document's scalar values (at any depth; keys never count), as text and
+    lowercased, is LIKE the pattern (lowercase, backslash as its escape). SQL NULL matches nothing."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_value_like"
+
+    def __init__(self, document: ColumnElement[Any], pattern: str) -> None:
+        super().__init__(document, literal(pattern))
+
+
+@compiles(json_value_like, "sqlite")
+def _json_value_like_sqlite(element: json_value_like, compiler: SQLCompiler, **kw: Any) -> str:
+    document, pattern = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM json_tree({document}) AS leaf WHERE leaf.type NOT IN ('object', 'array', 'null') "
+        f"AND lower(leaf.atom) LIKE {pattern} ESCAPE '\\')"
+    )
+
+
+@compiles(json_value_like, "postgresql")
+def _json_value_like_postgresql(element: json_value_like, compiler: SQLCompiler, **kw: Any) -> str:
+    document, pattern = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM jsonb_path_query({document}, 'strict $.**') AS leaf(value) "
+        "WHERE jsonb_typeof(leaf.value) NOT IN ('object', 'array', 'null') "
+        f"AND lower(leaf.value #>> '{{}}') LIKE {pattern} ESCAPE '\\')"
+    )

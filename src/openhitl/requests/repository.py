@@ -13,9 +13,10 @@ from openhitl.kit import upsert
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import is_valid_id, new_id
 from openhitl.kit.prepared import Statements, driver
+from openhitl.kit.types import json_value_like
 from openhitl.kit.work import WritingSession
 from openhitl.loops import audience
-from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
+from openhitl.loops.models import ANSWERING_ROLES, READER_ROLES, Loop, Membership
 from openhitl.realtime.models import Event
 from openhitl.requests.models import PRIORITIES, STATUSES, Feedback, IdempotencyKey, Request
 
@@ -30,17 +31,19 @@ class RequestFilters:
     sort: str = "created_at_desc"
     created_from: datetime | None = None
     created_before: datetime | None = None
+    text: str | None = None  # found in the request's text, title or context values, in any case
 
 
-def managed_loop_ids(user_id: str) -> Select[Any]:
+def read_loop_ids(user_id: str) -> Select[Any]:
+    """The loops whose every request this user reads: those they manage, and those they view."""
     return select(Membership.loop_id).where(
-        Membership.user_id == user_id, Membership.status == "active", Membership.role.in_(MANAGER_ROLES)
+        Membership.user_id == user_id, Membership.status == "active", Membership.role.in_(READER_ROLES)
     )
 
 
 def readable(user_id: str) -> Any:
-    """Requests this user may read as a caller: their own, and every request of loops they manage."""
-    return or_(Request.creator_id == user_id, Request.loop_id.in_(managed_loop_ids(user_id)))
+    """Requests this user may read as a caller: their own, and every request of loops they manage or view."""
+    return or_(Request.creator_id == user_id, Request.loop_id.in_(read_loop_ids(user_id)))
 
 
 def _ordering(sort: str) -> list[Any]:
@@ -54,9 +57,19 @@ def _ordering(sort: str) -> list[Any]:
     return newest
 
 
-async def list_readable(
-    session: AsyncSession, *, user_id: str, filters: RequestFilters, limit: int, offset: int
-) -> tuple[list[tuple[Request, str]], int]:
+def text_matches(text: str) -> Any:
+    """The request's text, title or one of its context's values holds `text`, in any case (keys do not
+    count: a context {"email": "x"} is not found by "email")."""
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(
+        Request.request_text.ilike(pattern, escape="\\"),
+        Request.title.ilike(pattern, escape="\\"),
+        json_value_like(Request.context, pattern),
+    )
+
+
+def filter_conditions(user_id: str, filters: RequestFilters) -> list[Any]:
+    """What the list and the export both select by: readable by this user, then each filter given."""
     conditions = [readable(user_id)]
     if filters.status:
         conditions.append(Request.status == filters.status)
@@ -68,7 +81,15 @@ async def list_readable(
         conditions.append(Request.created_at >= filters.created_from)
     if filters.created_before:
         conditions.append(Request.created_at < filters.created_before)
-    where = and_(*conditions)
+    if filters.text:
+        conditions.append(text_matches(filters.text))
+    return conditions
+
+
+async def list_readable(
+    session: AsyncSession, *, user_id: str, filters: RequestFilters, limit: int, offset: int
+) -> tuple[list[tuple[Request, str]], int]:
+    where = and_(*filter_conditions(user_id, filters))
     total = await session.scalar(select(func.count()).select_from(Request).where(where))
     statement = (
         select(Request, Loop.name)
@@ -80,6 +101,53 @@ async def list_readable(
     )
     rows = [(request, name) for request, name in (await session.execute(statement)).all()]
     return rows, int(total or 0)
+
+
+async def export_batch(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    filters: RequestFilters,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[tuple[Request, str]]:
+    """The next `limit` requests the list would show for these filters, newest first, after the (created_at,
+    id) of the previous batch's last one: read in batches, an export never holds the whole table."""
+    conditions = filter_conditions(user_id, filters)
+    if after is not None:
+        created_at, request_id = after
+        conditions.append(
+            or_(
+                Request.created_at < created_at,
+                and_(Request.created_at == created_at, Request.id < request_id),
+            )
+        )
+    statement = (
+        select(Request, Loop.name)
+        .join(Loop, Loop.id == Request.loop_id)
+        .where(*conditions)
+        .order_by(Request.created_at.desc(), Request.id.desc())
+        .limit(limit)
+    )
+    return [(request, name) for request, name in (await session.execute(statement)).all()]
+
+
+async def audit_trails(
+    session: AsyncSession, request_ids: list[str]
+) -> dict[str, list[tuple[Event, str | None]]]:
+    """`audit_trail` of several requests in one query: {request_id: [(event, actor name)]}, oldest first."""
+    trails: dict[str, list[tuple[Event, str | None]]] = {request_id: [] for request_id in request_ids}
+    if not request_ids:
+        return trails
+    statement = (
+        select(Event, User.name)
+        .outerjoin(User, User.id == Event.actor_id)
+        .where(Event.request_id.in_(request_ids))
+        .order_by(Event.id)
+    )
+    for event, name in (await session.execute(statement)).all():
+        trails[event.request_id or ""].append((event, name))
+    return trails
 
 
 async def get_with_loop(session: AsyncSession, request_id: str) -> tuple[Request, Loop] | None:
@@ -133,6 +201,7 @@ async def recipients(session: AsyncSession, request: Request) -> list[tuple[Memb
         .where(
             Membership.loop_id == request.loop_id,
             Membership.status == "active",
+            Membership.role.in_(ANSWERING_ROLES),
             Membership.joined_at <= request.created_at,
         )
         .order_by(case((Membership.role == "creator", 0), else_=1), Membership.joined_at)
@@ -265,8 +334,11 @@ async def audit_trail(session: AsyncSession, request_id: str) -> list[tuple[Even
 STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
 
 
+SEARCH_MAX_LENGTH = 200
+
+
 def parse_filters(
-    status: str | None, priority: str | None, loop_id: str | None, sort: str | None
+    status: str | None, priority: str | None, loop_id: str | None, sort: str | None, q: str | None = None
 ) -> RequestFilters:
     if status:
         status = STATUS_ALIASES.get(status, status)
@@ -278,9 +350,13 @@ def parse_filters(
         raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
     if sort and sort not in SORTS:
         raise BadRequest("Invalid sort value", f"sort must be one of: {', '.join(SORTS)}")
+    text = (q or "").strip()
+    if len(text) > SEARCH_MAX_LENGTH:
+        raise BadRequest("Search text too long", f"q must be at most {SEARCH_MAX_LENGTH} characters")
     return RequestFilters(
         status=status or None,
         priority=priority or None,
         loop_id=loop_id or None,
         sort=sort or "created_at_desc",
+        text=text or None,
     )

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 import openhitl
 from openhitl.kit.errors import ApiError
+from openhitl.requests.presenter import answer_text
 from openhitl.web.markdown import plain_text, render_markdown
 
 HERE = Path(__file__).parent
@@ -45,15 +46,6 @@ def number(value: float | int | None) -> str:
     return format(Decimal(str(value)).normalize(), "f") if value != 0 else "0"
 
 
-def answer(value: object) -> str:
-    """A plain answer value as words: lists joined, booleans as yes/no."""
-    if isinstance(value, list):
-        return ", ".join(answer(part) for part in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return "" if value is None else str(value)
-
-
 STATUS_LABELS = {"timeout": "Timed Out", "completed": "Completed", "cancelled": "Cancelled"}
 templates.env.filters.update(
     markdown=render_markdown,
@@ -61,7 +53,7 @@ templates.env.filters.update(
     duration=duration,
     when=when,
     number=number,
-    answer=answer,
+    answer=answer_text,
     status_label=lambda status: STATUS_LABELS.get(status, status),
 )
 
