@@ -222,7 +222,7 @@ def _create_access() -> Select[Any]:
             Loop.settings,
             select(func.count())
             .select_from(counted)
-            .where(counted.loop_id == Loop.id, counted.status == "active")
+            .where(counted.loop_id == Loop.id, counted.status == "active", counted.role.in_(ANSWERING_ROLES))
             .correlate(Loop)
             .scalar_subquery(),
             # Whom a new request could reach: delivery's own rules (loops/audience.py).
