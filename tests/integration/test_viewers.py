@@ -54,9 +54,9 @@ def test_a_viewer_reads_searches_and_exports_the_loops_requests(server: LiveServ
     body = request_body(
         callback_url=..., request_text="Refund ORDER-31?", context={"customer": "Ada Lovelace"}
     )
-    request_id = owner.http.post(f"/v1/api/loops/{owner.loop_id}/requests", json=body).json()["data"][
-        "request_id"
-    ]
+    made = owner.http.post(f"/v1/api/loops/{owner.loop_id}/requests", json=body).json()["data"]
+    assert made["broadcasted_to"] == 1  # the creator; the viewer is not asked
+    request_id = made["request_id"]
     with server.client(viewer) as http:
         listed = http.get(f"/v1/api/loops/{owner.loop_id}/requests").json()["data"]["requests"]
         assert [r["id"] for r in listed] == [request_id]
