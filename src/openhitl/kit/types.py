@@ -9,7 +9,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
@@ -48,7 +47,7 @@ class json_value_like(FunctionElement[bool]):
     inherit_cache = True
     name = "json_value_like"
 
-    def __init__(self, document: ColumnElement[Any], pattern: str) -> None:
+    def __init__(self, document: Any, pattern: str) -> None:
         super().__init__(document, literal(pattern))
 
 
