@@ -291,9 +291,9 @@ def test_a_failing_endpoint_says_why_and_what_happens_next(server: LiveServer, o
     webhook_path = made.headers["location"].split("?")[0]
     owner.post(f"{webhook_path}/test")
 
-    def failed_attempt_shown() -> str | None:
+    def failed_attempt_shown() -> str:
         text = owner.get(webhook_path).text
-        return text if "data-reason" in text else None
+        return text if "data-reason" in text else ""
 
     page = eventually(failed_attempt_shown, what="the failed attempt on the endpoint's page")
     reason = re.search(r'<span class="reason" data-reason title="([^"]+)">([^<]+)</span>', page)

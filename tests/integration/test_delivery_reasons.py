@@ -15,6 +15,8 @@ from openhitl.webhooks.sender import Attempt, WebhookSender
 from tests.support.live import free_port
 from tests.support.receiver import Receiver
 
+pytestmark = pytest.mark.anyio
+
 
 def sender(tmp_path: Path, **settings: object) -> WebhookSender:
     """The real sender; its database is never touched by `_post`."""

@@ -125,7 +125,7 @@ def test_csv_export_has_every_field_the_answer_and_who_gave_it(
     assert json.loads(done["response_data"]) == {"selected_value": "Reject", "selected_label": "Reject"}
     assert done["response_value"] == "Reject" and done["response_display"] == "Reject"
     assert done["response_by"] == reviewer.user_id
-    assert done["response_by_name"] == "Rita" and done["response_by_email"] == reviewer.email
+    assert done["response_by_name"] == "Rita" and done["response_by_email"] == reviewer.email.lower()
     assert done["response_at"].endswith("Z") and done["response_time_seconds"]
     assert "Needs Changes" in json.loads(done["response_config"])["options"]
     assert json.loads(done["context"]) == request_body()["context"]
@@ -177,7 +177,7 @@ def test_jsonl_export_is_one_request_a_line_with_its_audit_trail(
     assert completed["actor_id"] == reviewer.user_id and completed["actor_name"] == "Rita"
     assert completed["at"].endswith("Z")
     assert by_id[made[1]]["response_value"] == "Approve"
-    assert by_id[made[1]]["response_by_user"]["email"] == reviewer.email
+    assert by_id[made[1]]["response_by_user"]["email"] == reviewer.email.lower()
     assert [e["type"] for e in by_id[made[3]]["events"]] == ["request.created", "request.cancelled"]
     assert by_id[made[0]]["response_data"] is None and by_id[made[0]]["response_display"] is None
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from openhitl.accounts.models import User
 from openhitl.delivery.models import PushSubscription, WebhookEndpoint
-from openhitl.loops.models import ANSWERING_ROLES, Membership
+from openhitl.loops.models import Membership, answering
 
 # A loop id: a value, or a column of an enclosing query (the create path's `Loop.id`).
 LoopRef = str | ColumnElement[Any] | InstrumentedAttribute[Any]
@@ -29,7 +29,7 @@ def listening_members(loop_id: LoopRef, *, push: bool = False, email: bool = Fal
         .where(
             member.loop_id == loop_id,
             member.status == "active",
-            member.role.in_(ANSWERING_ROLES),
+            answering(member.role),
             User.status == "active",
         )
         .correlate_except(member, User)  # a loop column given is the enclosing query's, at any depth

@@ -13,10 +13,13 @@ ROLES = ("creator", "admin", "member", "viewer")
 MANAGER_ROLES = ("creator", "admin")
 # Who reads every request of the loop and its answers, as its managers do: a viewer reads, nothing more.
 READER_ROLES = (*MANAGER_ROLES, "viewer")
-# Who is asked to answer the loop's requests (queue, claims, answers, pushes and emails): not viewers.
-ANSWERING_ROLES = ("creator", "admin", "member")
-# The roles an admin or the creator gives: admin only by the creator.
-ASSIGNABLE_ROLES = ("admin", "member", "viewer")
+
+
+def answering(role: Any) -> Any:
+    """The condition on a membership's role column that it is asked to answer the loop's requests (queue,
+    claims, answers, pushes and emails): every role but viewer. A plain comparison, so that statements
+    prepared once (kit/prepared.py) take it as they take a literal status."""
+    return role != "viewer"
 
 
 class Loop(Base):

@@ -13,7 +13,7 @@ from openhitl.kit.errors import BadRequest, Forbidden, NotFound
 from openhitl.kit.ids import new_id
 from openhitl.kit.work import WritingSession
 from openhitl.loops import repository
-from openhitl.loops.models import ANSWERING_ROLES, MANAGER_ROLES, READER_ROLES, Loop, Membership
+from openhitl.loops.models import MANAGER_ROLES, READER_ROLES, Loop, Membership
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
 from openhitl.realtime.events import append_event
 
@@ -41,10 +41,6 @@ class LoopAccess:
     def reads_requests(self) -> bool:
         """Reads every request of the loop and its answers: managers and viewers."""
         return self.membership.role in READER_ROLES
-
-    @property
-    def answers(self) -> bool:
-        return self.membership.role in ANSWERING_ROLES
 
 
 def loop_setting(settings: Mapping[str, Any] | None, name: str, default: bool = False) -> bool:

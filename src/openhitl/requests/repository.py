@@ -16,7 +16,7 @@ from openhitl.kit.prepared import Statements, driver
 from openhitl.kit.types import json_value_like
 from openhitl.kit.work import WritingSession
 from openhitl.loops import audience
-from openhitl.loops.models import ANSWERING_ROLES, READER_ROLES, Loop, Membership
+from openhitl.loops.models import READER_ROLES, Loop, Membership, answering
 from openhitl.realtime.models import Event
 from openhitl.requests.models import PRIORITIES, STATUSES, Feedback, IdempotencyKey, Request
 
@@ -201,7 +201,7 @@ async def recipients(session: AsyncSession, request: Request) -> list[tuple[Memb
         .where(
             Membership.loop_id == request.loop_id,
             Membership.status == "active",
-            Membership.role.in_(ANSWERING_ROLES),
+            answering(Membership.role),
             Membership.joined_at <= request.created_at,
         )
         .order_by(case((Membership.role == "creator", 0), else_=1), Membership.joined_at)
@@ -222,7 +222,7 @@ def _create_access() -> Select[Any]:
             Loop.settings,
             select(func.count())
             .select_from(counted)
-            .where(counted.loop_id == Loop.id, counted.status == "active", counted.role.in_(ANSWERING_ROLES))
+            .where(counted.loop_id == Loop.id, counted.status == "active", answering(counted.role))
             .correlate(Loop)
             .scalar_subquery(),
             # Whom a new request could reach: delivery's own rules (loops/audience.py).

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.kit.prepared import Statements, driver
 from openhitl.kit.work import WritingSession
-from openhitl.loops.models import ANSWERING_ROLES, Loop, Membership
+from openhitl.loops.models import Loop, Membership, answering
 from openhitl.requests.lifecycle import REQUEST_ID, UserId, held_by, open_to
 from openhitl.requests.models import OPEN_STATUSES, ROW_COLUMNS, Request, Response, from_row, status_in
 
@@ -21,7 +21,7 @@ def _member_of(user_id: UserId) -> Any:
         Membership.loop_id == Request.loop_id,
         Membership.user_id == user_id,
         Membership.status == "active",
-        Membership.role.in_(ANSWERING_ROLES),
+        answering(Membership.role),
     )
 
 
@@ -65,7 +65,7 @@ def _history_condition(user_id: str) -> Any:
             select(Membership.loop_id).where(
                 Membership.user_id == user_id,
                 Membership.status == "active",
-                Membership.role.in_(ANSWERING_ROLES),
+                answering(Membership.role),
                 Membership.joined_at <= Request.created_at,
             )
         ),

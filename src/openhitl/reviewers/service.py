@@ -25,7 +25,7 @@ from openhitl.kit.state import AppState
 from openhitl.kit.types import UTCDateTime
 from openhitl.kit.work import WritingSession
 from openhitl.loops import repository as loops_repository
-from openhitl.loops.models import ANSWERING_ROLES, Loop, Membership
+from openhitl.loops.models import Loop, Membership, answering
 from openhitl.loops.service import LoopAccess, active_member
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle
@@ -203,7 +203,7 @@ def _member_guard(user_id: lifecycle.UserId) -> Any:
         select(Membership.loop_id).where(
             Membership.user_id == user_id,
             Membership.status == "active",
-            Membership.role.in_(ANSWERING_ROLES),
+            answering(Membership.role),
         )
     )
 
