@@ -90,6 +90,14 @@ def test_search_text_too_long_is_a_400_saying_the_limit(owner: Owner) -> None:
     }
 
 
+def test_search_text_that_cannot_be_stored_is_a_400_on_both_routes(owner: Owner) -> None:
+    for path in ("/v1/api/requests", "/v1/api/requests/export"):
+        answer = owner.http.get(path, params={"q": "order\x00778"})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["msg"] == "Invalid search text"
+        assert "NUL" in answer.json()["data"]
+
+
 def answer_as_reviewer(server: LiveServer, owner: Owner, request_id: str, value: Any) -> Account:
     reviewer = server.account("Rita")
     server.add_member(owner.loop_id, reviewer.user_id)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 
 from openhitl.accounts.models import User
 from openhitl.kit import upsert
+from openhitl.kit.bodies import first_problem
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import is_valid_id, new_id
 from openhitl.kit.prepared import Statements, driver
@@ -353,6 +354,8 @@ def parse_filters(
     text = (q or "").strip()
     if len(text) > SEARCH_MAX_LENGTH:
         raise BadRequest("Search text too long", f"q must be at most {SEARCH_MAX_LENGTH} characters")
+    if (problem := first_problem(text)) is not None:
+        raise BadRequest("Invalid search text", f"q {problem}")
     return RequestFilters(
         status=status or None,
         priority=priority or None,
