@@ -15,6 +15,8 @@ cli = typer.Typer(
 )
 api_key_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(api_key_cli, name="api-key")
+user_cli = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+cli.add_typer(user_cli, name="user")
 # The caller's side, over the SDK (OPENHITL_URL, OPENHITL_API_KEY).
 cli.add_typer(loops_cli, name="loops")
 cli.add_typer(requests_cli, name="requests")
@@ -110,6 +112,8 @@ def serve(
     settings = _settings()
     settings.listen_url = listen_url(host, port)
     _migrate_in_child()
+    if not settings.smtp_url:
+        _say_how_to_get_in(settings)
     app = create_app(settings, freeze_after_start=True)
     max_connections = settings.max_connections or default_max_connections()
     typer.echo(
@@ -134,6 +138,133 @@ def serve(
         ws="none",  # no route speaks WebSocket; an upgrade request is answered as plain HTTP
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
     )
+
+
+def _say_how_to_get_in(settings: Settings) -> None:
+    """No email leaves without SMTP, so sign-in links never arrive: when no account has a password either,
+    nobody can sign in to the dashboard. One line tells the operator the command that gets them in."""
+    from openhitl.accounts import repository
+    from openhitl.runtime import open_database
+
+    async def accounts_state() -> tuple[int, bool]:
+        db = open_database(settings, pool_size=1)
+        try:
+            async with db.read() as session:
+                return await repository.count_users(session), await repository.any_user_with_password(session)
+        finally:
+            await db.dispose()
+
+    users, with_password = asyncio.run(accounts_state())
+    if with_password:
+        return
+    if users:
+        how = (
+            "no account has a password and no SMTP server is set up (OPENHITL_SMTP_URL) to email sign-in "
+            "links; run `openhitl login-link --email YOUR_EMAIL` for a link, then set a password in Settings"
+        )
+    else:
+        how = (
+            f"there is no account yet; the first to sign up at {settings.link_base_url}/signup gets in at once, "
+            "or run `openhitl api-key create --email YOUR_EMAIL`, then `openhitl login-link --email YOUR_EMAIL`"
+        )
+    typer.echo(f"nobody can sign in to the dashboard yet: {how}", err=True)
+
+
+def _read_new_password() -> str:
+    """From the terminal without echo (asked twice), or the first line of a pipe."""
+    import getpass
+    import sys
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("New password: ")
+    if getpass.getpass("Again: ") != password:
+        typer.echo("the two passwords differ; nothing changed", err=True)
+        raise typer.Exit(2)
+    return password
+
+
+@cli.command("login-link")
+def login_link(email: Annotated[str, typer.Option(help="The account's email")]) -> None:
+    """Print a single-use sign-in link for an account (valid for OPENHITL_LOGIN_LINK_MINUTES), and only it."""
+    from openhitl.accounts import service
+    from openhitl.kit.clock import Clock
+    from openhitl.kit.errors import ApiError
+    from openhitl.runtime import open_database
+
+    settings = _settings()
+    _migrate_here(settings)
+
+    async def make() -> str:
+        db = open_database(settings, pool_size=1)
+        try:
+            async with db.write() as session:
+                return await service.operator_login_link(
+                    session, email=email, settings=settings, now=Clock().now()
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        url = asyncio.run(make())
+    except ApiError as exc:
+        typer.echo(f"{exc.msg}; {exc.data}" if isinstance(exc.data, str) else exc.msg, err=True)
+        raise typer.Exit(1) from exc
+    if not settings.base_url:
+        typer.echo(
+            f"the link assumes the server at {settings.link_base_url}; set OPENHITL_BASE_URL if it is elsewhere",
+            err=True,
+        )
+    typer.echo(url)
+
+
+@user_cli.command("set-password")
+def user_set_password(email: Annotated[str, typer.Option(help="The account's email")]) -> None:
+    """Set an account's password, read from stdin (typed without echo on a terminal, or piped)."""
+    from openhitl.accounts import repository, service
+    from openhitl.kit.clock import Clock
+    from openhitl.kit.errors import ApiError
+    from openhitl.runtime import open_database
+
+    settings = _settings()
+    address = email.strip().lower()
+    password = _read_new_password()
+    try:
+        service.check_password(password)
+    except ApiError as exc:
+        typer.echo(f"{exc.data}; nothing changed", err=True)
+        raise typer.Exit(2) from exc
+    _migrate_here(settings)
+
+    async def store() -> bool:
+        password_hash = await service.hash_password_off_loop(password)
+        db = open_database(settings, pool_size=1)
+        try:
+            async with db.write() as session:
+                user = await repository.get_user_by_email(session, address)
+                if user is None:
+                    return False
+                replaces = await service.check_password_change(
+                    session, user_id=user.id, current_password=None, new_password=password
+                )
+                await service.store_password(
+                    session,
+                    user_id=user.id,
+                    password_hash=password_hash,
+                    replaces=replaces,
+                    now=Clock().now(),
+                )
+                return True
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(store()):
+        typer.echo(
+            f"no account with the email {address}; make one with: openhitl api-key create --email {address}",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(f"password set for {address}", err=True)
 
 
 @cli.command()

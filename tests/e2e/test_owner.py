@@ -101,7 +101,7 @@ def test_an_owner_sets_up_a_loop_and_follows_its_requests(site: LiveServer, scre
 
     page.get_by_label("Email addresses").fill("ana@example.com, ben@example.com")
     page.get_by_role("button", name="Send invitations").click()
-    expect(page.get_by_role("status")).to_contain_text("Invitations sent to 2 addresses.")
+    expect(page.get_by_role("status")).to_contain_text("Invitations made for 2 addresses.")
     expect(page.locator('tr[data-member="ana@example.com"]')).to_contain_text("pending")
 
     nav(page, "Settings")

@@ -107,7 +107,9 @@ def request_row(loop: Loop, caller: User, processing_type: str, priority: str) -
     }
 
 
-async def scenario(session: WritingSession, setup: tuple[str, str, str, str, str]) -> list[tuple[bool, int]]:
+async def scenario(
+    session: WritingSession, setup: tuple[str, str, str, str, str], reviewer_role: str = "member"
+) -> list[tuple[bool, int]]:
     """(predicted, messages queued) for each kind of new request, with these listeners."""
     endpoints, state, push, email, role = setup
     owner, caller, reviewer, stranger = (
@@ -138,7 +140,7 @@ async def scenario(session: WritingSession, setup: tuple[str, str, str, str, str
         member(
             loop,
             reviewer,
-            "member",
+            reviewer_role,
             status="left" if state == "left the loop" else "active",
             push=push != "subscribed, push off",
             email=email,
@@ -209,3 +211,28 @@ async def test_the_create_paths_prediction_matches_what_delivery_queues(database
         for o in outcomes
     )
     assert any(o[0][3] == "on" and o[0][0] == "none" and o[0][2] == "none" and o[3] for o in outcomes)
+
+
+async def test_a_viewer_is_never_asked_to_answer(database: Database) -> None:
+    """A viewer who keeps push and email on hears of no new request: they read, they do not answer."""
+    for caller_role in CALLER_ROLES:
+        try:
+            async with database.write() as session:
+                found = await scenario(
+                    session,
+                    ("none", "active", "subscribed, push on", "on", caller_role),
+                    reviewer_role="viewer",
+                )
+                raise Undo
+        except Undo:
+            pass
+        assert found == [(False, 0)] * len(KINDS)
+        try:
+            async with database.write() as session:
+                as_member = await scenario(
+                    session, ("none", "active", "subscribed, push on", "on", caller_role)
+                )
+                raise Undo
+        except Undo:
+            pass
+        assert all(queued > 0 for _, queued in as_member)  # the same listener as a member hears of each

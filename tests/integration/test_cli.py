@@ -2,6 +2,7 @@
 
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import httpx
 import pytest
 
 from openhitl.accounts.schemas import Permission
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, off_loop
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.live import LiveServer, free_port
 from tests.support.payloads import SEED_LOOP, SEED_REQUEST
@@ -114,6 +115,10 @@ def test_serve_migrates_and_serves_the_api(environment: dict[str, str]) -> None:
     assert "Running upgrade" not in stderr
     assert "database is at the newest schema" not in stderr
     assert "created a new database" not in stderr
+    # Nobody has a password and no SMTP is set up: one line says how to get in.
+    get_in = [line for line in stderr.splitlines() if "nobody can sign in to the dashboard yet" in line]
+    assert len(get_in) == 1, stderr
+    assert "openhitl login-link --email" in get_in[0] and "OPENHITL_SMTP_URL" in get_in[0]
 
 
 def test_openapi_command_prints_the_document(tmp_path: Path) -> None:
@@ -216,3 +221,163 @@ def test_migrating_logs_only_the_steps_it_ran(environment: dict[str, str]) -> No
     assert steps and "Running upgrade  -> 0001" in steps[0]
     assert "Running upgrade" not in again.stderr
     assert again.stderr == "database is at the newest schema\n"
+
+
+def server_env(server: LiveServer, **extra: str) -> dict[str, str]:
+    """The environment an operator runs commands in next to the test server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHITL_")}
+    env.update(
+        OPENHITL_DATABASE_URL=server.settings.resolved_database_url,
+        OPENHITL_SECRET_KEY=server.settings.resolved_secret_key,
+        OPENHITL_DATA_DIR=str(server.settings.data_dir),
+        **extra,
+    )
+    return env
+
+
+def test_login_link_prints_only_a_single_use_link_that_signs_in(server: LiveServer) -> None:
+    email = f"Owner-{free_port()}@example.com"
+    key_for(server, email)
+    made = run(server_env(server, OPENHITL_BASE_URL=server.url), "login-link", "--email", email)
+    assert made.returncode == 0, made.stderr
+    assert re.fullmatch(re.escape(server.url) + r"/login/email/[A-Za-z0-9_-]{43}\n", made.stdout), made.stdout
+    link = made.stdout.strip()
+    with server.client(follow_redirects=False) as http:
+        page = http.get(link)
+        assert page.status_code == 200 and "Sign in" in page.text  # a browser is asked to tap first
+        signed_in = http.get(link, headers={"Accept": "application/json"})
+        assert signed_in.status_code == 200, signed_in.text
+        assert signed_in.json()["data"]["user"]["email"] == email.lower()
+        again = http.get(link, headers={"Accept": "application/json"})
+        assert again.status_code == 401
+        assert again.json()["msg"] == "This sign-in link has expired or was already used"
+
+
+def test_login_link_without_a_base_url_says_where_it_assumes_the_server(server: LiveServer) -> None:
+    email = f"owner-{free_port()}@example.com"
+    key_for(server, email)
+    made = run(server_env(server), "login-link", "--email", email)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("http://127.0.0.1:8000/login/email/")
+    assert "set OPENHITL_BASE_URL" in made.stderr
+
+
+def test_login_link_for_an_unknown_address_prints_nothing_and_says_how_to_make_the_account(
+    server: LiveServer,
+) -> None:
+    nobody = run(server_env(server), "login-link", "--email", f"nobody-{free_port()}@example.com")
+    assert nobody.returncode == 1 and nobody.stdout == ""
+    assert "no account with the email" in nobody.stderr and "openhitl api-key create --email" in nobody.stderr
+    bad = run(server_env(server), "login-link", "--email", "not-an-address")
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert "email must be a valid email address" in bad.stderr
+
+
+def sign_in(server: LiveServer, email: str, password: str) -> int:
+    with server.client() as http:
+        return http.post("/login", json={"email": email, "password": password}).status_code
+
+
+def test_set_password_reads_a_pipe_with_the_sign_up_rules(server: LiveServer) -> None:
+    email = f"owner-{free_port()}@example.com"
+    key_for(server, email)
+    env = server_env(server)
+    short = subprocess.run(
+        [*OPENHITL, "user", "set-password", "--email", email],
+        input="short\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert short.returncode == 2 and short.stdout == ""
+    assert "password must be at least 8 characters; nothing changed" in short.stderr
+    assert sign_in(server, email, "short") == 401
+    made = subprocess.run(
+        [*OPENHITL, "user", "set-password", "--email", email.upper()],
+        input="a long passphrase\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == "" and f"password set for {email}" in made.stderr
+    assert sign_in(server, email, "a long passphrase") == 200
+    assert sign_in(server, email, "a wrong passphrase") == 401
+    unknown = subprocess.run(
+        [*OPENHITL, "user", "set-password", "--email", f"nobody-{free_port()}@example.com"],
+        input="a long passphrase\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert unknown.returncode == 1 and "no account with the email" in unknown.stderr
+
+
+def read_until(fd: int, text: bytes, seen: bytearray, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while text not in seen:
+        assert time.monotonic() < deadline, f"never saw {text!r}: {bytes(seen)!r}"
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                seen += os.read(fd, 1024)
+            except OSError:  # the other end closed
+                break
+
+
+def test_set_password_on_a_terminal_does_not_echo_it(server: LiveServer) -> None:
+    email = f"owner-{free_port()}@example.com"
+    key_for(server, email)
+    controller, terminal = os.openpty()
+    command = subprocess.Popen(
+        [*OPENHITL, "user", "set-password", "--email", email],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=server_env(server),
+        start_new_session=True,  # no controlling terminal of ours: getpass talks to this one
+    )
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        read_until(controller, b"New password: ", seen)
+        os.write(controller, b"terminal passphrase\n")
+        read_until(controller, b"Again: ", seen)
+        os.write(controller, b"terminal passphrase\n")
+        read_until(controller, b"password set for", seen)
+        assert command.wait(timeout=120) == 0
+    finally:
+        if command.poll() is None:
+            command.kill()
+        os.close(controller)
+    assert b"terminal passphrase" not in seen
+    assert sign_in(server, email, "terminal passphrase") == 200
+
+
+def test_serve_says_nothing_of_getting_in_once_someone_has_a_password(
+    server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from openhitl.cli import _say_how_to_get_in
+    from openhitl.config import Settings
+
+    email = f"owner-{free_port()}@example.com"
+    key_for(server, email)
+    set_password = subprocess.run(
+        [*OPENHITL, "user", "set-password", "--email", email],
+        input="a long passphrase\n",
+        env=server_env(server),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert set_password.returncode == 0, set_password.stderr
+    settings = Settings(
+        database_url=server.settings.resolved_database_url,
+        data_dir=server.settings.data_dir,
+        secret_key=server.settings.resolved_secret_key,
+    )
+    off_loop(_say_how_to_get_in, settings)
+    assert "nobody can sign in" not in capsys.readouterr().err

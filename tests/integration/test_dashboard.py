@@ -90,7 +90,7 @@ def test_invitations_and_members(server: LiveServer, owner: Browser) -> None:
     sent = owner.post(f"/dashboard/loops/{loop_id}/invitations", emails=f"{invitee}\n{owner.account.email}")
     assert sent.status_code == 200
     assert (
-        "Invitations sent to 1 address." in sent.text
+        "Invitations made for 1 address." in sent.text  # no SMTP here: the links are shown instead
         and f"Already members: {owner.account.email}" in sent.text
     )
     assert re.search(rf'data-member="{re.escape(invitee)}">.*?member-pending', sent.text, re.S)
@@ -111,14 +111,20 @@ def test_invitations_and_members(server: LiveServer, owner: Browser) -> None:
         == 400
     )
 
-    # an admin manages the loop, but only its creator changes roles
+    # an admin manages the loop, but only its creator makes or unmakes admins, and nobody changes the creator
     admin = signed_in(server, reviewer)
     try:
         assert admin.get(f"/dashboard/loops/{loop_id}").status_code == 200
         refused = admin.post(
             f"/dashboard/loops/{loop_id}/members/{owner.account.user_id}/role", role="member"
         )
-        assert refused.status_code == 403 and "Only the loop creator can change roles" in refused.text
+        assert refused.status_code == 400 and "The loop creator&#39;s role cannot be changed" in refused.text
+        assert (
+            admin.post(
+                f"/dashboard/loops/{loop_id}/members/{reviewer.user_id}/role", role="member"
+            ).status_code
+            == 403
+        )
         assert admin.post(f"/dashboard/loops/{loop_id}/delete").status_code == 403
     finally:
         admin.close()
@@ -178,7 +184,7 @@ def test_requests_table_filters_pages_and_detail(server: LiveServer) -> None:
         assert 'data-total="27"' in first.text and "Page 1 of 2" in first.text
         assert "page=2" in first.text and f"loop={team.loop_id}" in first.text
         second = browser.get("/dashboard/requests", loop=team.loop_id, page="2")
-        assert second.text.count('href="/dashboard/requests/') == 2
+        assert len(re.findall(r'href="/dashboard/requests/[0-9a-f]{24}"', second.text)) == 2  # 27 - 25
         high = browser.get("/dashboard/requests", loop=team.loop_id, priority="high", status="completed")
         assert 'data-total="1"' in high.text and f"/dashboard/requests/{answered}" in high.text
         today = server.clock.now().date().isoformat()

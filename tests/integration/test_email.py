@@ -179,8 +179,9 @@ async def test_the_log_sender_logs_recipient_subject_and_link() -> None:
     with capture_logs() as logs:
         await email_handler(LogEmailSender(), FROM)(a_message("aaaaaaaaaaaaaaaaaaaaaaaa"))
 
-    [entry] = [entry for entry in logs if entry["event"] == "email.logged"]
-    assert entry["log_level"] == "info"
+    [entry] = [entry for entry in logs if entry["event"] == "email.not_sent"]
+    assert entry["log_level"] == "warning"
+    assert entry["note"].startswith("not sent: no SMTP server is set up; set OPENHITL_SMTP_URL")
     assert entry["to"] == "ada@example.com"
     assert entry["subject"] == "Sign in"
     assert LINK in entry["text"]

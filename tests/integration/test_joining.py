@@ -116,7 +116,7 @@ def test_creator_makes_a_member_admin(server: LiveServer) -> None:
         )
     assert promoted.status_code == 200
     assert promoted.json()["data"]["member"]["role"] == "admin"
-    assert bad.status_code == 400 and bad.json()["data"] == "role must be one of: admin, member"
+    assert bad.status_code == 400 and bad.json()["data"] == "role must be one of: admin, member, viewer"
     assert creator.status_code == 400
     with team.http(admin) as http:
         # an admin creates requests and sees the loop's, but does not hand out roles

@@ -60,7 +60,7 @@ def test_the_readme_tutorial_runs_as_written(server: LiveServer, tmp_path: Path)
     assert shutil.which("curl"), "curl is needed (Debian package curl)"
     tutorial = shell_blocks("Your first loop, with curl")
     reviewer = shell_blocks("Reviewers")
-    assert len(tutorial) == 4 and len(reviewer) == 2
+    assert len(tutorial) == 5 and len(reviewer) == 2
     script = "\n".join(tutorial + reviewer)
     for example in (EXAMPLE_CALLBACK, EXAMPLE_REVIEWER, EXAMPLE_LINK, ".venv/bin/openhitl"):
         assert example in script, f"the README no longer shows {example}: update this test with it"
@@ -83,6 +83,8 @@ def test_the_readme_tutorial_runs_as_written(server: LiveServer, tmp_path: Path)
             OPENHITL_DATABASE_URL=server.settings.resolved_database_url,
             OPENHITL_SECRET_KEY=server.settings.resolved_secret_key,
             OPENHITL_DATA_DIR=str(server.settings.data_dir),
+            # The README says to set it when the server is not at its example address: this one is not.
+            OPENHITL_BASE_URL=server.url,
         )
         # The person reads the emailed link between the two halves; the shell's variables carry over.
         first = bash(
@@ -94,6 +96,12 @@ def test_the_readme_tutorial_runs_as_written(server: LiveServer, tmp_path: Path)
         link = server.url + server.emailed_link(reviewer_email, "/login/email/")
         bash(f'source "$PWD/state.sh"\nLINK={shlex.quote(link)}\n' + ours(after_link), env, tmp_path)
         assert "created a new database" not in first.stderr
+        # "Sign in to the dashboard": the command printed a link of its own line, which signs the owner in.
+        [owner_link] = re.findall(rf"^{re.escape(server.url)}/login/email/\S+$", first.stdout, flags=re.M)
+        with server.client() as http:
+            signed_in = http.get(owner_link, headers={"Accept": "application/json"})
+        assert signed_in.status_code == 200, signed_in.text
+        assert signed_in.json()["data"]["user"]["email"] == "you@example.com"
 
         answers = [json.loads(line) for line in (tmp_path / "answers").read_text().splitlines() if line]
         check_answers(answers, reviewer_email)

@@ -1,5 +1,5 @@
-"""One world per backend for the security tests: a loop with an owner, an admin and a member, outsiders, and a
-key that was revoked. Made once and shared: the cases that use something up make a fresh one of their own."""
+"""One world per backend for the security tests: a loop with an owner, an admin, a member and a viewer,
+outsiders, and a key that was revoked. Made once and shared: the cases that use something up make a fresh one of their own."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +14,7 @@ from tests.support.payloads import PUSH_KEYS, SEED_LOOP, yes_no
 # Loopback port 9 (discard): deliveries fail at once and nothing leaves the machine.
 WEBHOOK = {"url": "http://127.0.0.1:9/security", "events": ["request.completed"]}
 # Who calls. "outsider" has no loops; "other" is another tenant with a loop, a request and a webhook of its own.
-SIGNED_IN = ("owner", "admin", "member", "outsider", "other")
+SIGNED_IN = ("owner", "admin", "member", "viewer", "outsider", "other")
 UNAUTHENTICATED = ("revoked", "anonymous")
 ROLES = SIGNED_IN + UNAUTHENTICATED
 
@@ -80,9 +80,9 @@ class World:
         return newcomer.user_id
 
     def fresh_membership(self, role: str) -> str:
-        """A loop of the owner's that `role` was just made a member of (as admin or member, as in the world)."""
+        """A loop of the owner's that `role` was just made a member of (in its role in the world)."""
         loop_id = self.fresh_loop()
-        if role in ("admin", "member"):
+        if role in ("admin", "member", "viewer"):
             self.server.add_member(loop_id, self.user_id(role), role=role)
         return loop_id
 
@@ -122,6 +122,7 @@ def world(server: LiveServer) -> Iterator[World]:
         loop_id, pending = own_loop_with_request(server, owner)
         server.add_member(loop_id, accounts["admin"].user_id, role="admin")
         server.add_member(loop_id, accounts["member"].user_id)
+        server.add_member(loop_id, accounts["viewer"].user_id, role="viewer")
         completed = str(
             data_of(owner.post(f"/v1/api/loops/{loop_id}/requests", json=yes_no("Done?")))["request_id"]
         )

@@ -32,9 +32,9 @@ def everyone(code: int) -> dict[str, int]:
     return dict.fromkeys(SIGNED_IN, code)
 
 
-def in_the_loop(owner: int, admin: int, member: int) -> dict[str, int]:
+def in_the_loop(owner: int, admin: int, member: int, viewer: int) -> dict[str, int]:
     """The loop's people get these; anyone outside it is told the loop or request does not exist."""
-    return {"owner": owner, "admin": admin, "member": member, "outsider": 404, "other": 404}
+    return {"owner": owner, "admin": admin, "member": member, "viewer": viewer, "outsider": 404, "other": 404}
 
 
 def owner_only(code: int) -> dict[str, int]:
@@ -153,6 +153,7 @@ MATRIX: dict[str, Row] = {
     "POST /loops": Row(everyone(201), body=fixed(SEED_LOOP)),
     "POST /loops/join": Row(everyone(200), body=the_lobby_code),
     "GET /requests": Row(everyone(200)),
+    "GET /requests/export": Row(everyone(200)),
     "GET /inbox": Row(everyone(200)),
     "GET /events": Row(everyone(200), streams=True),
     "GET /webhooks": Row(everyone(200)),
@@ -163,40 +164,44 @@ MATRIX: dict[str, Row] = {
     "DELETE /push/subscriptions": Row(owner_only(200), body=an_endpoint_of_the_owner),
     "GET /push/vapid-public-key": Row(everyone(200), public=True),
     # A loop: its people see it; only its creator changes or deletes it; the creator and admins manage it.
-    "GET /loops/{loop_id}": Row(in_the_loop(200, 200, 200), the_loop),
-    "PUT /loops/{loop_id}": Row(in_the_loop(200, 403, 403), the_loop, fixed({"description": "Changed"})),
-    "DELETE /loops/{loop_id}": Row(in_the_loop(200, 403, 403), a_fresh_loop),
-    "GET /loops/{loop_id}/members": Row(in_the_loop(200, 200, 403), the_loop),
-    "DELETE /loops/{loop_id}/members/{user_id}": Row(in_the_loop(200, 200, 403), a_member_to_remove),
+    "GET /loops/{loop_id}": Row(in_the_loop(200, 200, 200, 200), the_loop),
+    "PUT /loops/{loop_id}": Row(in_the_loop(200, 403, 403, 403), the_loop, fixed({"description": "Changed"})),
+    "DELETE /loops/{loop_id}": Row(in_the_loop(200, 403, 403, 403), a_fresh_loop),
+    "GET /loops/{loop_id}/members": Row(in_the_loop(200, 200, 403, 403), the_loop),
+    "DELETE /loops/{loop_id}/members/{user_id}": Row(in_the_loop(200, 200, 403, 403), a_member_to_remove),
     "PUT /loops/{loop_id}/members/{user_id}": Row(
-        in_the_loop(200, 403, 403), the_member, fixed({"role": "member"})
+        in_the_loop(200, 200, 403, 403), the_member, fixed({"role": "member"})
     ),
     "POST /loops/{loop_id}/invitations": Row(
-        in_the_loop(201, 201, 403), the_loop, fixed({"emails": ["invitee@example.com"]})
+        in_the_loop(201, 201, 403, 403), the_loop, fixed({"emails": ["invitee@example.com"]})
     ),
-    "POST /loops/{loop_id}/invite-code": Row(in_the_loop(200, 200, 403), the_loop),
+    "POST /loops/{loop_id}/invite-code": Row(in_the_loop(200, 200, 403, 403), the_loop),
     # The creator cannot leave their own loop (400); everyone else in it can.
-    "POST /loops/{loop_id}/leave": Row(in_the_loop(400, 200, 200), a_loop_to_leave),
-    "GET /loops/{loop_id}/notifications": Row(in_the_loop(200, 200, 200), the_loop),
-    "PUT /loops/{loop_id}/notifications": Row(in_the_loop(200, 200, 200), the_loop, fixed({"push": False})),
-    "GET /loops/{loop_id}/requests": Row(in_the_loop(200, 200, 403), the_loop),
-    "POST /loops/{loop_id}/requests": Row(in_the_loop(201, 201, 403), the_loop, fixed(yes_no("Ok?"))),
-    # A request as its sender sees it: its creator and the loop's managers; plain members get a 403.
-    "GET /requests/{request_id}": Row(in_the_loop(200, 200, 403), the_request),
-    "PATCH /requests/{request_id}": Row(in_the_loop(200, 200, 403), the_request, fixed({"priority": "high"})),
-    "DELETE /requests/{request_id}": Row(in_the_loop(200, 200, 403), a_fresh_request),
-    "POST /requests/{request_id}/cancel": Row(in_the_loop(200, 200, 403), a_fresh_request),
-    "POST /requests/{request_id}/feedback": Row(
-        in_the_loop(200, 200, 403), the_completed_request, fixed({"feedback": {"rating": 5}})
+    "POST /loops/{loop_id}/leave": Row(in_the_loop(400, 200, 200, 200), a_loop_to_leave),
+    "GET /loops/{loop_id}/notifications": Row(in_the_loop(200, 200, 200, 200), the_loop),
+    "PUT /loops/{loop_id}/notifications": Row(
+        in_the_loop(200, 200, 200, 200), the_loop, fixed({"push": False})
     ),
-    "GET /requests/{request_id}/deliveries": Row(in_the_loop(200, 200, 403), the_request),
-    "GET /requests/{request_id}/events": Row(in_the_loop(200, 200, 403), the_request, streams=True),
+    "GET /loops/{loop_id}/requests": Row(in_the_loop(200, 200, 403, 200), the_loop),
+    "POST /loops/{loop_id}/requests": Row(in_the_loop(201, 201, 403, 403), the_loop, fixed(yes_no("Ok?"))),
+    # A request as its sender sees it: its creator and the loop's managers; plain members get a 403.
+    "GET /requests/{request_id}": Row(in_the_loop(200, 200, 403, 200), the_request),
+    "PATCH /requests/{request_id}": Row(
+        in_the_loop(200, 200, 403, 403), the_request, fixed({"priority": "high"})
+    ),
+    "DELETE /requests/{request_id}": Row(in_the_loop(200, 200, 403, 403), a_fresh_request),
+    "POST /requests/{request_id}/cancel": Row(in_the_loop(200, 200, 403, 403), a_fresh_request),
+    "POST /requests/{request_id}/feedback": Row(
+        in_the_loop(200, 200, 403, 403), the_completed_request, fixed({"feedback": {"rating": 5}})
+    ),
+    "GET /requests/{request_id}/deliveries": Row(in_the_loop(200, 200, 403, 200), the_request),
+    "GET /requests/{request_id}/events": Row(in_the_loop(200, 200, 403, 200), the_request, streams=True),
     # A request as a reviewer sees it: everyone in the loop.
-    "GET /inbox/{request_id}": Row(in_the_loop(200, 200, 200), the_request),
-    "POST /requests/{request_id}/claim": Row(in_the_loop(200, 200, 200), a_fresh_request),
-    "POST /requests/{request_id}/release": Row(in_the_loop(200, 200, 200), a_request_the_caller_claimed),
+    "GET /inbox/{request_id}": Row(in_the_loop(200, 200, 200, 403), the_request),
+    "POST /requests/{request_id}/claim": Row(in_the_loop(200, 200, 200, 403), a_fresh_request),
+    "POST /requests/{request_id}/release": Row(in_the_loop(200, 200, 200, 403), a_request_the_caller_claimed),
     "POST /requests/{request_id}/respond": Row(
-        in_the_loop(200, 200, 200), a_fresh_request, fixed({"response_data": True})
+        in_the_loop(200, 200, 200, 403), a_fresh_request, fixed({"response_data": True})
     ),
     # Webhook endpoints and their deliveries belong to one account.
     "GET /webhooks/{webhook_id}": Row(owner_only(200), the_webhook),
@@ -296,12 +301,17 @@ def test_lists_show_nothing_of_another_tenant(world: World, path: str) -> None:
     assert not leaks, "\n".join(leaks)
 
 
-# Web pages are signed-in browsers, not keys: the loop's dashboard page and the reviewer's request page.
+# Web pages are signed-in browsers, not keys: every page that names a loop or a request.
 WEB_PAGES = {
-    "/dashboard/loops/{loop_id}": in_the_loop(
-        200, 200, 403
-    ),  # a plain member knows the loop, may not manage it
-    "/requests/{request_id}": in_the_loop(200, 200, 200),
+    # A plain member or a viewer knows the loop, and may not manage it.
+    "/dashboard/loops/{loop_id}": in_the_loop(200, 200, 403, 403),
+    "/dashboard/loops/{loop_id}/edit": in_the_loop(200, 200, 403, 403),
+    "/dashboard/loops/{loop_id}/delete": in_the_loop(200, 200, 403, 403),
+    "/dashboard/loops/{loop_id}/analytics": in_the_loop(200, 200, 403, 403),
+    # The caller's view of a request: its creator, the loop's managers and its viewers.
+    "/dashboard/requests/{request_id}": in_the_loop(200, 200, 403, 200),
+    # The reviewer's view of a request: everyone who answers in the loop; a viewer does not.
+    "/requests/{request_id}": in_the_loop(200, 200, 200, 403),
 }
 
 
@@ -323,3 +333,62 @@ def test_web_pages(world: World, template: str) -> None:
     if anonymous.status_code != 303:
         problems.append(f"anonymous: answered {anonymous.status_code}, not a redirect to sign in")
     assert not problems, "\n".join([f"on {world.server.backend}:", *problems])
+
+
+# Every page form that changes a loop or a request, sent by the loop's viewer with a valid CSRF token: refused.
+VIEWER_REFUSED_FORMS = {
+    "/dashboard/loops/{loop_id}/edit": {"name": "Renamed", "icon": "x"},
+    "/dashboard/loops/{loop_id}/delete": {},
+    "/dashboard/loops/{loop_id}/invitations": {"emails": "someone@example.com"},
+    "/dashboard/loops/{loop_id}/invite-code": {},
+    "/dashboard/loops/{loop_id}/members/{member_id}/role": {"role": "viewer"},
+    "/dashboard/loops/{loop_id}/members/{member_id}/remove": {},
+    "/dashboard/loops/{loop_id}/members/{member_id}/invitation-link": {},
+    "/dashboard/requests/{request_id}/cancel": {},
+    "/requests/{request_id}/claim": {},
+    "/requests/{request_id}/release": {},
+    "/requests/{request_id}/respond": {"answer": "true"},
+}
+
+
+@pytest.mark.parametrize("template", list(VIEWER_REFUSED_FORMS))
+def test_a_viewer_changes_nothing_through_the_pages(world: World, template: str) -> None:
+    path = template.format(
+        loop_id=world.loop_id, request_id=world.pending_request_id, member_id=world.user_id("member")
+    )
+    browser = signed_in(world.server, world.accounts["viewer"])
+    try:
+        answer = browser.post(path, **VIEWER_REFUSED_FORMS[template])
+    finally:
+        browser.close()
+    assert answer.status_code == 403, f"on {world.server.backend}: POST {path} answered {answer.status_code}"
+    owner = world.client("owner")
+    request = data_of(owner.get(f"{PREFIX}/requests/{world.pending_request_id}"))
+    assert request["status"] == "pending"
+    members = data_of(owner.get(f"{PREFIX}/loops/{world.loop_id}/members"))["members"]
+    assert {m["user_id"]: m["role"] for m in members}[world.user_id("member")] == "member"
+
+
+def test_a_viewer_reads_the_loops_requests_and_is_asked_to_answer_none(world: World) -> None:
+    viewer = world.client("viewer")
+    listed = {r["id"] for r in data_of(viewer.get(f"{PREFIX}/requests?loop_id={world.loop_id}"))["requests"]}
+    assert {world.pending_request_id, world.completed_request_id} <= listed
+    answered = data_of(viewer.get(f"{PREFIX}/requests/{world.completed_request_id}"))
+    assert answered["response_value"] is True
+    assert data_of(viewer.get(f"{PREFIX}/inbox"))["requests"] == []
+    history = data_of(viewer.get(f"{PREFIX}/inbox?view=history"))
+    assert history["requests"] == []
+    recipients = data_of(world.client("owner").get(f"{PREFIX}/requests/{world.pending_request_id}"))
+    assert world.user_id("viewer") not in {r["user_id"] for r in recipients["broadcasted_to"]}
+    # The invite code makes whoever holds it a member: a viewer is not shown it (nor could rejoin as one).
+    loop = data_of(viewer.get(f"{PREFIX}/loops/{world.loop_id}"))["loop"]
+    assert (loop["role"], loop["invite_code"], loop["join_url"], loop["qr_code_url"]) == (
+        "viewer",
+        None,
+        None,
+        None,
+    )
+    assert data_of(world.client("member").get(f"{PREFIX}/loops/{world.loop_id}"))["loop"]["invite_code"]
+    refused = viewer.post(f"{PREFIX}/requests/{world.pending_request_id}/claim")
+    assert refused.status_code == 403
+    assert refused.json()["msg"] == "Viewers cannot claim or answer requests"

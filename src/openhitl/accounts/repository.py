@@ -14,6 +14,11 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return result.scalar_one_or_none()
 
 
+async def any_user_with_password(session: AsyncSession) -> bool:
+    found = await session.execute(select(User.id).where(User.password_hash.is_not(None)).limit(1))
+    return found.first() is not None
+
+
 async def count_users(session: AsyncSession) -> int:
     result = await session.execute(select(User.id).limit(1))
     return len(result.all())

@@ -13,7 +13,7 @@ from openhitl.accounts import keycache, repository
 from openhitl.accounts.models import DEFAULT_PERMISSIONS, ApiKey, LoginLink, User
 from openhitl.config import Settings
 from openhitl.kit.crypto import generate_api_key, hash_password, token_digest, verify_password
-from openhitl.kit.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.work import WritingSession
 
@@ -301,6 +301,64 @@ async def use_login_link(session: AsyncSession, *, token: str, settings: Setting
     if user.status != "active":
         raise Forbidden("Account suspended")
     return UsedLink(user, used.next_path, invite_code)
+
+
+def login_link_url(settings: Settings, token: str) -> str:
+    """The address of a sign-in link: the public URL, never a request's Host header."""
+    return f"{settings.link_base_url}/login/email/{token}"
+
+
+async def operator_login_link(session: AsyncSession, *, email: str, settings: Settings, now: datetime) -> str:
+    """A sign-in link for an account that exists, made by the operator (`openhitl login-link`): the same
+    single-use, expiring link that `/login/email` emails."""
+    email = clean_email(email)
+    if await repository.get_user_by_email(session, email) is None:
+        raise NotFound(
+            f"no account with the email {email}",
+            f"make one with: openhitl api-key create --email {email}",
+        )
+    token = await _add_login_link(session, email=email, next_path="/dashboard", settings=settings, now=now)
+    return login_link_url(settings, token)
+
+
+async def check_password_change(
+    session: AsyncSession, *, user_id: str, current_password: str | None, new_password: str
+) -> str | None:
+    """Checks a new password for an account, before any hashing or writing: an account with a password
+    must give it (`current_password`; None: the operator on the command line, who needs none); one without
+    (made by an operator or an invitation, signed in by a link) sets its first. Returns the hash it replaces."""
+    check_password(new_password)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("Account not found")
+    if (
+        current_password is not None
+        and user.password_hash
+        and not await asyncio.to_thread(verify_password, user.password_hash, current_password)
+    ):
+        raise BadRequest("The current password is not right", "Type your current password again")
+    return user.password_hash
+
+
+async def store_password(
+    session: AsyncSession, *, user_id: str, password_hash: str, replaces: str | None, now: datetime
+) -> None:
+    """Stores a new password hash, unless the password changed since it was checked (then 409)."""
+    unchanged = User.password_hash.is_(None) if replaces is None else User.password_hash == replaces
+    stored = await session.execute(
+        update(User)
+        .where(User.id == user_id, unchanged)
+        .values(password_hash=password_hash, updated_at=now)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    if stored.first() is None:
+        raise Conflict("The password was changed meanwhile", "Reload the page and try again")
+
+
+async def has_password(session: AsyncSession, *, user_id: str) -> bool:
+    found = await session.execute(select(User.password_hash).where(User.id == user_id))
+    return found.scalar_one_or_none() is not None
 
 
 def safe_next_path(value: str | None) -> str:

@@ -89,15 +89,23 @@ class SmtpEmailSender:
             raise
 
 
+NOT_SENT = (
+    "not sent: no SMTP server is set up; set OPENHITL_SMTP_URL (smtp://user:password@host:587?starttls=true, "
+    "or smtps://…) to send emails"
+)
+
+
 class LogEmailSender:
-    """No SMTP server configured: the email goes to the log, where an operator can copy its link."""
+    """No SMTP server configured: the email is not sent but goes to the log, where an operator can copy its
+    link, with a word on how to send emails instead."""
 
     async def send(self, message: EmailMessage) -> None:
         body = message.get_body(preferencelist=("plain",))
         text = body.get_content() if isinstance(body, EmailMessage) else ""
         # Fetched per call so that log capture set up after import sees it.
-        structlog.get_logger("openhitl.email").info(
-            "email.logged",
+        structlog.get_logger("openhitl.email").warning(
+            "email.not_sent",
+            note=NOT_SENT,
             to=message["To"],
             subject=message["Subject"],
             message_id=message["Message-ID"],

@@ -56,3 +56,10 @@ async def guarded_lookup(
     except misses:
         await missed(state, request)
         raise
+
+
+async def throttle_sign_in(state: AppState, scope: str, *keys: str) -> None:
+    """Password and sign-in attempts: each key (an address, an email, an account) has so many a minute."""
+    for key in keys:
+        if not await state.throttle.allow(scope, key, state.settings.login_attempts_per_minute):
+            raise TooManyRequests("Too many attempts", "Wait a minute before trying again")

@@ -1,12 +1,14 @@
-"""Portable column types: a UTC datetime that refuses naive values on every dialect, and its day."""
+"""Portable column types: a UTC datetime that refuses naive values on every dialect, and its day; JSON,
+and a search in its values."""
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, Boolean, DateTime, String, literal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
@@ -54,3 +56,34 @@ def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
 @compiles(utc_day, "postgresql")
 def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
     return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+class json_value_like(FunctionElement[bool]):
+    """True when one of a JSON document's scalar values (at any depth; keys never count), as text and
+    lowercased, is LIKE the pattern (lowercase, backslash as its escape). SQL NULL matches nothing."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "json_value_like"
+
+    def __init__(self, document: Any, pattern: str) -> None:
+        super().__init__(document, literal(pattern))
+
+
+@compiles(json_value_like, "sqlite")
+def _json_value_like_sqlite(element: json_value_like, compiler: SQLCompiler, **kw: Any) -> str:
+    document, pattern = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM json_tree({document}) AS leaf WHERE leaf.type NOT IN ('object', 'array', 'null') "
+        f"AND lower(leaf.atom) LIKE {pattern} ESCAPE '\\')"
+    )
+
+
+@compiles(json_value_like, "postgresql")
+def _json_value_like_postgresql(element: json_value_like, compiler: SQLCompiler, **kw: Any) -> str:
+    document, pattern = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"EXISTS (SELECT 1 FROM jsonb_path_query({document}, 'strict $.**') AS leaf(value) "
+        "WHERE jsonb_typeof(leaf.value) NOT IN ('object', 'array', 'null') "
+        f"AND lower(leaf.value #>> '{{}}') LIKE {pattern} ESCAPE '\\')"
+    )

@@ -13,19 +13,25 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from openhitl.accounts.models import User
 from openhitl.delivery.models import PushSubscription, WebhookEndpoint
-from openhitl.loops.models import Membership
+from openhitl.loops.models import Membership, answering
 
 # A loop id: a value, or a column of an enclosing query (the create path's `Loop.id`).
 LoopRef = str | ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
 def listening_members(loop_id: LoopRef, *, push: bool = False, email: bool = False) -> Select[str]:
-    """Active members with active accounts: those who keep push on (`push`), who take emails (`email`)."""
+    """Active members who answer (not viewers), with active accounts: those who keep push on (`push`), who
+    take emails (`email`)."""
     member = aliased(Membership)
     statement = (
         select(member.user_id)
         .join(User, User.id == member.user_id)
-        .where(member.loop_id == loop_id, member.status == "active", User.status == "active")
+        .where(
+            member.loop_id == loop_id,
+            member.status == "active",
+            answering(member.role),
+            User.status == "active",
+        )
         .correlate_except(member, User)  # a loop column given is the enclosing query's, at any depth
     )
     if push:

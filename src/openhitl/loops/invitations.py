@@ -28,6 +28,8 @@ class InviteOutcome:
     email: str
     status: str  # invited | already_member
     expires_at: datetime | None
+    # The link emailed (a bearer secret): shown once to the manager who invited, for when no email leaves.
+    url: str | None = None
 
 
 def invitation_url(base_url: str, token: str) -> str:
@@ -58,6 +60,7 @@ async def invite(
     base_url: str,
     settings: Settings,
     now: datetime,
+    role: str = "member",
 ) -> list[InviteOutcome]:
     outcomes = []
     expires_at = now + timedelta(days=settings.invitation_days)
@@ -67,13 +70,15 @@ async def invite(
         if membership is not None and membership.status == "active":
             outcomes.append(InviteOutcome(email, "already_member", None))
             continue
-        if membership is None:
+        if membership is not None:  # invited again: the newest invitation says in which role
+            membership.role = role
+        else:
             session.add(
                 Membership(
                     id=new_id(),
                     loop_id=loop.id,
                     user_id=user.id,
-                    role="member",
+                    role=role,
                     status="pending",
                     joined_at=None,
                     created_at=now,
@@ -112,10 +117,41 @@ async def invite(
             at=now,
             loop_id=loop.id,
             actor_id=invited_by,
-            data={"user_id": user.id, "email": email},
+            data={"user_id": user.id, "email": email, "role": role},
         )
-        outcomes.append(InviteOutcome(email, "invited", expires_at))
+        outcomes.append(InviteOutcome(email, "invited", expires_at, link))
     return outcomes
+
+
+@dataclass(frozen=True)
+class RenewedLink:
+    email: str
+    url: str
+
+
+async def renew_link(
+    session: WritingSession, *, loop: Loop, user_id: str, base_url: str, settings: Settings, now: datetime
+) -> RenewedLink:
+    """A new token for a pending member's newest invitation to the loop, valid for the usual days; the
+    link it had before stops working (only digests are kept, so an old link cannot be shown again)."""
+    membership = await repository.get_member(session, loop_id=loop.id, user_id=user_id)
+    newest = (
+        await session.execute(
+            select(Invitation)
+            .where(
+                Invitation.loop_id == loop.id, Invitation.user_id == user_id, Invitation.accepted_at.is_(None)
+            )
+            .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if membership is None or membership.status != "pending" or newest is None:
+        raise NotFound("No pending invitation for this person", "Invite them by email first")
+    token = secrets.token_urlsafe(32)
+    newest.digest = token_digest(settings.resolved_secret_key, token)
+    newest.expires_at = now + timedelta(days=settings.invitation_days)
+    await session.flush()
+    return RenewedLink(newest.email, invitation_url(base_url, token))
 
 
 def _live(now: datetime) -> Any:

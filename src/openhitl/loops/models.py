@@ -9,8 +9,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 from openhitl.kit.db import Base
 from openhitl.kit.types import JSONType, UTCDateTime
 
-ROLES = ("creator", "admin", "member")
+ROLES = ("creator", "admin", "member", "viewer")
 MANAGER_ROLES = ("creator", "admin")
+# Who reads every request of the loop and its answers, as its managers do: a viewer reads, nothing more.
+READER_ROLES = (*MANAGER_ROLES, "viewer")
+
+
+def answering(role: Any) -> Any:
+    """The condition on a membership's role column that it is asked to answer the loop's requests (queue,
+    claims, answers, pushes and emails): every role but viewer. A plain comparison, so that statements
+    prepared once (kit/prepared.py) take it as they take a literal status."""
+    return role != "viewer"
 
 
 class Loop(Base):

@@ -61,6 +61,7 @@ def loop_read(
 ) -> LoopRead:
     # Member details are for the loop's managers; a plain member sees only their own entry.
     visible = members if role in ("creator", "admin") else [m for m in members if m[1].id == viewer_id]
+    viewing_only = role == "viewer"
     return LoopRead(
         id=loop.id,
         name=loop.name,
@@ -71,9 +72,9 @@ def loop_read(
         members=[member_read(m, u) for m, u in visible],
         member_count=sum(1 for m, _ in members if m.status == "active"),
         pending_count=sum(1 for m, _ in members if m.status == "pending"),
-        invite_code=loop.invite_code,
-        join_url=join_url(base_url, loop.invite_code),
-        qr_code_url=qr_code_url(base_url, loop.invite_code),
+        invite_code=None if viewing_only else loop.invite_code,
+        join_url=None if viewing_only else join_url(base_url, loop.invite_code),
+        qr_code_url=None if viewing_only else qr_code_url(base_url, loop.invite_code),
         settings=LoopSettings.model_validate(loop.settings or {}),
         created_at=loop.created_at,
         updated_at=loop.updated_at,
@@ -93,13 +94,15 @@ async def create_loop(
     access = await service.create(session, creator=principal.user_id, data=body, now=state.clock.now())
     base = public_base_url(request, state.settings)
     loop = await _present(session, access, base, principal.user_id)
+    code = access.loop.invite_code
+    link = join_url(base, code)
     return ok(
         LoopCreated(
             loop=loop,
-            invite_code=loop.invite_code,
-            qr_code_base64=qr_data_url(loop.join_url),
-            qr_code_url=loop.qr_code_url,
-            join_url=loop.join_url,
+            invite_code=code,
+            qr_code_base64=qr_data_url(link),
+            qr_code_url=qr_code_url(base, code),
+            join_url=link,
         ),
         "Loop created successfully with QR code",
     )
@@ -236,6 +239,7 @@ async def invite_members(
         base_url=state.settings.link_base_url,  # never the caller's Host: the link goes in an email
         settings=state.settings,
         now=state.clock.now(),
+        role=body.role,
     )
     items = [InvitationOutcome(email=o.email, status=o.status, expires_at=o.expires_at) for o in outcomes]
     return ok(InvitationsSent(loop_id=loop_id, invitations=items, count=len(items)), "Invitations sent")
@@ -273,7 +277,9 @@ async def update_member(
     session: WriteSession,
     state: State,
 ) -> Envelope[MemberOne]:
-    """Make a member an admin (who may create requests and see all of the loop's), or a member again."""
+    """Give a member another role: admin (may create requests and see all of the loop's; only the creator
+    gives or takes it), member (answers), or viewer (reads the loop's requests and answers, nothing more).
+    Admins may switch people between member and viewer."""
     access = await service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
     await service.set_role(session, access=access, user_id=user_id, role=body.role, now=state.clock.now())
     rows = (await repository.members_of(session, [loop_id])).get(loop_id, [])

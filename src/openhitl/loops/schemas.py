@@ -83,9 +83,12 @@ class LoopRead(BaseModel):
     members: list[MemberRead]
     member_count: int
     pending_count: int
-    invite_code: str
-    join_url: str
-    qr_code_url: str
+    invite_code: str | None = Field(
+        description="null for viewers: the code makes whoever holds it a member, and a viewer may not bring "
+        "people in, or themselves back as a member"
+    )
+    join_url: str | None
+    qr_code_url: str | None
     settings: LoopSettings
     created_at: datetime
     updated_at: datetime
@@ -149,6 +152,9 @@ class InvitationsCreate(JsonBody):
         description="Up to 50 addresses; each gets a 7-day link to join",
         json_schema_extra={"minItems": 1, "maxItems": 50},
     )
+    role: Literal["member", "viewer"] = Field(
+        "member", description="The role the invitees join with: member (answers) or viewer (reads only)"
+    )
 
 
 class InvitationOutcome(BaseModel):
@@ -171,8 +177,14 @@ class InviteCode(BaseModel):
     qr_code_base64: str
 
 
+Role = Literal["admin", "member", "viewer"]
+
+
 class MemberRoleUpdate(JsonBody):
-    role: Literal["admin", "member"]
+    role: Role = Field(
+        description="admin (manages the loop; only the creator gives or takes it), member (answers), or "
+        "viewer (reads the loop's requests and answers, nothing more)"
+    )
 
 
 class MemberOne(BaseModel):

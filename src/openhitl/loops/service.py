@@ -13,7 +13,7 @@ from openhitl.kit.errors import BadRequest, Forbidden, NotFound
 from openhitl.kit.ids import new_id
 from openhitl.kit.work import WritingSession
 from openhitl.loops import repository
-from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
+from openhitl.loops.models import MANAGER_ROLES, READER_ROLES, Loop, Membership
 from openhitl.loops.schemas import LoopCreate, LoopUpdate
 from openhitl.realtime.events import append_event
 
@@ -37,6 +37,11 @@ class LoopAccess:
     def is_creator(self) -> bool:
         return self.membership.role == "creator"
 
+    @property
+    def reads_requests(self) -> bool:
+        """Reads every request of the loop and its answers: managers and viewers."""
+        return self.membership.role in READER_ROLES
+
 
 def loop_setting(settings: Mapping[str, Any] | None, name: str, default: bool = False) -> bool:
     """One switch of a loop's `settings` (as stored: absent keys take their default)."""
@@ -56,6 +61,23 @@ async def get_managed(session: AsyncSession, *, loop_id: str, user_id: str) -> L
     if not access.is_manager:
         raise Forbidden("Access denied to this loop")
     return access
+
+
+async def get_readable_loop(session: AsyncSession, *, loop_id: str, user_id: str) -> LoopAccess:
+    """The loop of someone who reads all its requests (its managers and viewers); plain members get a 403."""
+    access = await get_access(session, loop_id=loop_id, user_id=user_id)
+    if not access.reads_requests:
+        raise Forbidden("Access denied to this loop")
+    return access
+
+
+def refuse_viewer(role: str | None) -> None:
+    """A viewer reads the loop's requests and answers and does nothing else in it."""
+    if role == "viewer":
+        raise Forbidden(
+            "Viewers can read this loop's requests but not change them",
+            "Ask a loop admin to make you a member or an admin",
+        )
 
 
 def active_member(*, loop_id: str, user_id: str, role: str, now: datetime) -> Membership:
@@ -162,13 +184,19 @@ async def regenerate_invite_code(
 async def set_role(
     session: WritingSession, *, access: LoopAccess, user_id: str, role: str, now: datetime
 ) -> Membership:
-    if not access.is_creator:
-        raise Forbidden("Only the loop creator can change roles")
+    """The creator gives any role; an admin moves people between member and viewer, and leaves admins be."""
+    if not access.is_manager:
+        raise Forbidden("Access denied to this loop")
     membership = await repository.get_member(session, loop_id=access.loop.id, user_id=user_id)
     if membership is None:
         raise NotFound("Member not found in this loop")
     if membership.role == "creator":
         raise BadRequest("The loop creator's role cannot be changed")
+    if not access.is_creator and "admin" in (role, membership.role):
+        raise Forbidden(
+            "Only the loop creator can make or unmake admins",
+            "Admins can switch people between member and viewer",
+        )
     membership.role = role
     await session.flush()
     await append_event(

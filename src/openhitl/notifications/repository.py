@@ -10,7 +10,7 @@ from openhitl.delivery.models import PushSubscription
 from openhitl.kit import upsert
 from openhitl.kit.ids import new_id
 from openhitl.loops import audience
-from openhitl.loops.models import Loop, Membership
+from openhitl.loops.models import Loop, Membership, answering
 from openhitl.realtime.models import Event
 from openhitl.requests.models import Request
 
@@ -159,6 +159,7 @@ async def alert_context(
         .where(
             Request.id == request_id,
             Membership.status == "active",
+            answering(Membership.role),
             Membership.notify_email == "on",
             User.status == "active",
         )
@@ -181,6 +182,7 @@ async def digest_requests(
         .join(Membership, (Membership.loop_id == Loop.id) & (Membership.user_id == user_id))
         .where(
             Membership.status == "active",
+            answering(Membership.role),
             Membership.notify_email == "on",
             Request.processing_type == "deferred",
             Request.priority != "critical",

@@ -34,6 +34,15 @@ def plain_answer(request: Request) -> object:
         return request.response_data
 
 
+def answer_text(value: object) -> str:
+    """A plain answer value as words, as people read it: lists joined, booleans as yes/no."""
+    if isinstance(value, list):
+        return ", ".join(answer_text(part) for part in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
 def user_ref(user: User | UserRef | None) -> UserRef | None:
     if user is None or isinstance(user, UserRef):
         return user

@@ -4,18 +4,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, exists, func, or_, select, union_all
+from sqlalchemy import Select, and_, bindparam, case, exists, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from openhitl.accounts.models import User
 from openhitl.kit import upsert
+from openhitl.kit.bodies import first_problem
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import is_valid_id, new_id
 from openhitl.kit.prepared import Statements, driver
+from openhitl.kit.types import json_value_like
 from openhitl.kit.work import WritingSession
 from openhitl.loops import audience
-from openhitl.loops.models import MANAGER_ROLES, Loop, Membership
+from openhitl.loops.models import READER_ROLES, Loop, Membership, answering
 from openhitl.realtime.models import Event
 from openhitl.requests import tallies
 from openhitl.requests.models import PRIORITIES, STATUSES, Feedback, IdempotencyKey, Request, RequestTally
@@ -31,18 +33,20 @@ class RequestFilters:
     sort: str = "created_at_desc"
     created_from: datetime | None = None
     created_before: datetime | None = None
+    text: str | None = None  # found in the request's text, title or context values, in any case
 
 
-def managed_loop_ids(user_id: str) -> Select[Any]:
+def read_loop_ids(user_id: str) -> Select[Any]:
+    """The loops whose every request this user reads: those they manage, and those they view."""
     return select(Membership.loop_id).where(
-        Membership.user_id == user_id, Membership.status == "active", Membership.role.in_(MANAGER_ROLES)
+        Membership.user_id == user_id, Membership.status == "active", Membership.role.in_(READER_ROLES)
     )
 
 
 def readable(user_id: str, keys: Any = Request) -> Any:
-    """Requests this user may read as a caller: their own, and every request of loops they manage.
+    """Requests this user may read as a caller: their own, and every request of loops they manage or view.
     `keys`: the requests, or their tally (the same loop_id and creator_id columns)."""
-    return or_(keys.creator_id == user_id, keys.loop_id.in_(managed_loop_ids(user_id)))
+    return or_(keys.creator_id == user_id, keys.loop_id.in_(read_loop_ids(user_id)))
 
 
 def _ordering(sort: str) -> list[Any]:
@@ -54,6 +58,17 @@ def _ordering(sort: str) -> list[Any]:
     if sort == "status_asc":
         return [Request.status.asc(), *newest]
     return newest
+
+
+def text_matches(text: str) -> Any:
+    """The request's text, title or one of its context's values holds `text`, in any case (keys do not
+    count: a context {"email": "x"} is not found by "email")."""
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(
+        Request.request_text.ilike(pattern, escape="\\"),
+        Request.title.ilike(pattern, escape="\\"),
+        json_value_like(Request.context, pattern),
+    )
 
 
 def _key_conditions(filters: RequestFilters, keys: Any) -> list[Any]:
@@ -75,7 +90,14 @@ def _other_conditions(filters: RequestFilters) -> list[Any]:
         conditions.append(Request.created_at >= filters.created_from)
     if filters.created_before:
         conditions.append(Request.created_at < filters.created_before)
+    if filters.text:
+        conditions.append(text_matches(filters.text))
     return conditions
+
+
+def filter_conditions(user_id: str, filters: RequestFilters) -> list[Any]:
+    """What the list and the export both select by: readable by this user, then each filter given."""
+    return [readable(user_id), *_key_conditions(filters, Request), *_other_conditions(filters)]
 
 
 # Above this many loops in one list, one statement over all of them beats one branch per loop.
@@ -86,10 +108,10 @@ async def _page_ids(
     session: AsyncSession, *, user_id: str, filters: RequestFilters, limit: int, offset: int
 ) -> Any:
     """The page's request ids as a subquery, read loop by loop: each loop's rows come in the list's order
-    from its index (ix_requests_loop_created, or the creator's for a loop the user does not manage), and
+    from its index (ix_requests_loop_created, or the creator's for a loop the user does not read whole), and
     each branch stops at offset + limit rows, so a page costs the same with a thousand requests or a million.
     """
-    managed = set((await session.scalars(managed_loop_ids(user_id))).all())
+    whole = set((await session.scalars(read_loop_ids(user_id))).all())
     created_in = set(
         (
             await session.scalars(
@@ -97,7 +119,7 @@ async def _page_ids(
             )
         ).all()
     )
-    loops = sorted(managed | created_in)
+    loops = sorted(whole | created_in)
     if filters.loop_id:
         loops = [loop for loop in loops if loop == filters.loop_id]
     conditions = [*_key_conditions(filters, Request), *_other_conditions(filters)]
@@ -112,7 +134,7 @@ async def _page_ids(
         select(Request.id)
         .where(
             Request.loop_id == loop,
-            *([] if loop in managed else [Request.creator_id == user_id]),
+            *([] if loop in whole else [Request.creator_id == user_id]),
             *conditions,
         )
         .order_by(*ordering)
@@ -126,12 +148,9 @@ async def _page_ids(
 async def list_readable(
     session: AsyncSession, *, user_id: str, filters: RequestFilters, limit: int, offset: int
 ) -> tuple[list[tuple[Request, str]], int]:
-    others = _other_conditions(filters)
-    if others:
+    if _other_conditions(filters):
         total = await session.scalar(
-            select(func.count())
-            .select_from(Request)
-            .where(readable(user_id), *_key_conditions(filters, Request), *others)
+            select(func.count()).select_from(Request).where(*filter_conditions(user_id, filters))
         )
     else:
         total = await tallies.total(
@@ -151,6 +170,53 @@ async def list_readable(
     )
     rows = [(request, name) for request, name in (await session.execute(statement)).all()]
     return rows, int(total or 0)
+
+
+async def export_batch(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    filters: RequestFilters,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[tuple[Request, str]]:
+    """The next `limit` requests the list would show for these filters, newest first, after the (created_at,
+    id) of the previous batch's last one: read in batches, an export never holds the whole table."""
+    conditions = filter_conditions(user_id, filters)
+    if after is not None:
+        created_at, request_id = after
+        conditions.append(
+            or_(
+                Request.created_at < created_at,
+                and_(Request.created_at == created_at, Request.id < request_id),
+            )
+        )
+    statement = (
+        select(Request, Loop.name)
+        .join(Loop, Loop.id == Request.loop_id)
+        .where(*conditions)
+        .order_by(Request.created_at.desc(), Request.id.desc())
+        .limit(limit)
+    )
+    return [(request, name) for request, name in (await session.execute(statement)).all()]
+
+
+async def audit_trails(
+    session: AsyncSession, request_ids: list[str]
+) -> dict[str, list[tuple[Event, str | None]]]:
+    """`audit_trail` of several requests in one query: {request_id: [(event, actor name)]}, oldest first."""
+    trails: dict[str, list[tuple[Event, str | None]]] = {request_id: [] for request_id in request_ids}
+    if not request_ids:
+        return trails
+    statement = (
+        select(Event, User.name)
+        .outerjoin(User, User.id == Event.actor_id)
+        .where(Event.request_id.in_(request_ids))
+        .order_by(Event.id)
+    )
+    for event, name in (await session.execute(statement)).all():
+        trails[event.request_id or ""].append((event, name))
+    return trails
 
 
 async def get_with_loop(session: AsyncSession, request_id: str) -> tuple[Request, Loop] | None:
@@ -204,6 +270,7 @@ async def recipients(session: AsyncSession, request: Request) -> list[tuple[Memb
         .where(
             Membership.loop_id == request.loop_id,
             Membership.status == "active",
+            answering(Membership.role),
             Membership.joined_at <= request.created_at,
         )
         .order_by(case((Membership.role == "creator", 0), else_=1), Membership.joined_at)
@@ -224,7 +291,7 @@ def _create_access() -> Select[Any]:
             Loop.settings,
             select(func.count())
             .select_from(counted)
-            .where(counted.loop_id == Loop.id, counted.status == "active")
+            .where(counted.loop_id == Loop.id, counted.status == "active", answering(counted.role))
             .correlate(Loop)
             .scalar_subquery(),
             # Whom a new request could reach: delivery's own rules (loops/audience.py).
@@ -336,8 +403,11 @@ async def audit_trail(session: AsyncSession, request_id: str) -> list[tuple[Even
 STATUS_ALIASES = {"timed_out": "timeout", "canceled": "cancelled"}
 
 
+SEARCH_MAX_LENGTH = 200
+
+
 def parse_filters(
-    status: str | None, priority: str | None, loop_id: str | None, sort: str | None
+    status: str | None, priority: str | None, loop_id: str | None, sort: str | None, q: str | None = None
 ) -> RequestFilters:
     if status:
         status = STATUS_ALIASES.get(status, status)
@@ -349,9 +419,15 @@ def parse_filters(
         raise BadRequest("Invalid loop ID format", "loop_id must be a 24-character hex id")
     if sort and sort not in SORTS:
         raise BadRequest("Invalid sort value", f"sort must be one of: {', '.join(SORTS)}")
+    text = (q or "").strip()
+    if len(text) > SEARCH_MAX_LENGTH:
+        raise BadRequest("Search text too long", f"q must be at most {SEARCH_MAX_LENGTH} characters")
+    if (problem := first_problem(text)) is not None:
+        raise BadRequest("Invalid search text", f"q {problem}")
     return RequestFilters(
         status=status or None,
         priority=priority or None,
         loop_id=loop_id or None,
         sort=sort or "created_at_desc",
+        text=text or None,
     )

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request
 from pydantic import Field, TypeAdapter, ValidationError
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from openhitl.accounts.auth import Principal, RequestsRead, RequestsWrite, authenticate, permitted
 from openhitl.kit.envelope import Envelope, error_responses, ok
@@ -18,9 +18,9 @@ from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.kit.validation import JSON_TYPES, read_json_body, validated
 from openhitl.loops import service as loops_service
-from openhitl.requests import presenter, repository, service, waiting
+from openhitl.requests import export, presenter, repository, service, waiting
 from openhitl.requests.models import PRIORITIES, STATUSES
-from openhitl.requests.repository import SORTS, STATUS_ALIASES, parse_filters
+from openhitl.requests.repository import SEARCH_MAX_LENGTH, SORTS, STATUS_ALIASES, parse_filters
 from openhitl.requests.schemas import (
     CancelBody,
     FeedbackBody,
@@ -47,6 +47,15 @@ StatusQuery = Annotated[
 ]
 PriorityQuery = Annotated[str | None, choice(PRIORITIES, "low, medium, high, critical")]
 SortQuery = Annotated[str | None, choice(SORTS, ", ".join(SORTS))]
+SearchQuery = Annotated[
+    str | None,
+    Query(
+        description="Only requests whose text, title or context values hold this, in any case (context keys "
+        "are not searched)",
+        json_schema_extra={"maxLength": SEARCH_MAX_LENGTH},
+    ),
+]
+LoopFilterQuery = Annotated[str | None, optional_id("Only this loop's requests")]
 
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -139,14 +148,16 @@ async def list_requests(
     session: ReadSession,
     status: StatusQuery = None,
     priority: PriorityQuery = None,
-    loop_id: Annotated[str | None, optional_id("Only this loop's requests")] = None,
+    loop_id: LoopFilterQuery = None,
     sort: SortQuery = None,
+    q: SearchQuery = None,
     limit: LimitQuery = 50,
     offset: OffsetQuery = 0,
 ) -> Envelope[RequestList]:
-    """Requests the caller created, and every request of loops the caller created or administers."""
+    """Requests the caller created, and every request of loops the caller created, administers or views.
+    `q` finds requests whose text, title or context values hold it, in any case."""
     page = page_params(limit, offset)
-    filters = parse_filters(status, priority, loop_id, sort)
+    filters = parse_filters(status, priority, loop_id, sort, q)
     rows, total = await repository.list_readable(
         session, user_id=principal.user_id, filters=filters, limit=page.limit, offset=page.offset
     )
@@ -169,8 +180,8 @@ async def list_loop_requests(
     limit: LimitQuery = 50,
     offset: OffsetQuery = 0,
 ) -> Envelope[LoopRequestList]:
-    """A loop's requests, for its creator and admins."""
-    await loops_service.get_managed(session, loop_id=loop_id, user_id=principal.user_id)
+    """A loop's requests, for its creator, admins and viewers."""
+    await loops_service.get_readable_loop(session, loop_id=loop_id, user_id=principal.user_id)
     page = page_params(limit, offset)
     filters = parse_filters(status, priority, loop_id, sort)
     rows, total = await repository.list_readable(
@@ -184,6 +195,37 @@ async def list_loop_requests(
         ),
         "Loop requests retrieved successfully",
     )
+
+
+EXPORT_RESPONSES = {
+    200: {
+        "description": "The requests, newest first: CSV with a header row, or one JSON object per line (with "
+        "`events`, the request's audit trail)",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    },
+    **error_responses(400, 401, 403, 429),
+}
+
+
+@router.get("/requests/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
+async def export_requests(
+    principal: RequestsRead,
+    state: State,
+    format: Annotated[str, choice(export.FORMATS, "csv or jsonl", empty_means_all=False)] = "csv",
+    status: StatusQuery = None,
+    priority: PriorityQuery = None,
+    loop_id: LoopFilterQuery = None,
+    q: SearchQuery = None,
+) -> StreamingResponse:
+    """Every request the list would show for these filters, newest first, streamed: each request's fields,
+    its answer raw (`response_data`, `response_value`) and as shown (`response_display`), who answered and
+    when. CSV cells that a spreadsheet would run as a formula start with an apostrophe."""
+    chosen = export.check_format(format)
+    filters = parse_filters(status, priority, loop_id, None, q)
+    return export.download(state, user_id=principal.user_id, filters=filters, format=chosen)
 
 
 @router.get("/requests/{request_id}", responses=COMMON_ERRORS)
@@ -234,7 +276,7 @@ async def update_request(
     read and cancel it, but once they are no longer allowed to send requests there (an admin removed from
     the loop) a change is refused with 403.
     """
-    readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
+    readable = await service.get_changeable(session, request_id=request_id, user_id=principal.user_id)
     updated = await service.update(
         session,
         readable=readable,
@@ -250,7 +292,7 @@ async def update_request(
 async def _cancel(
     request_id: str, reason: str | None, principal_id: str, session: WriteSession, state: State
 ) -> Envelope[RequestCancelled]:
-    readable = await service.get_readable(session, request_id=request_id, user_id=principal_id)
+    readable = await service.get_changeable(session, request_id=request_id, user_id=principal_id)
     now = state.clock.now()
     cancelled = await service.cancel(
         session, readable=readable, actor_id=principal_id, reason=reason, now=now
@@ -302,7 +344,7 @@ async def add_feedback(
     request_id: RequestId, body: FeedbackBody, principal: RequestsWrite, session: WriteSession, state: State
 ) -> Envelope[FeedbackCreated]:
     """Rate or comment on a completed request's answer."""
-    readable = await service.get_readable(session, request_id=request_id, user_id=principal.user_id)
+    readable = await service.get_changeable(session, request_id=request_id, user_id=principal.user_id)
     entry = await service.add_feedback(
         session, readable=readable, feedback=body.feedback, user_id=principal.user_id, now=state.clock.now()
     )

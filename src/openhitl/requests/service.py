@@ -21,8 +21,8 @@ from openhitl.kit.prepared import Statements, execute_soon, write_deferred
 from openhitl.kit.state import AppState
 from openhitl.kit.work import WritingSession
 from openhitl.loops import audience
-from openhitl.loops.models import MANAGER_ROLES, Loop
-from openhitl.loops.service import loop_setting
+from openhitl.loops.models import READER_ROLES, Loop
+from openhitl.loops.service import loop_setting, refuse_viewer
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle, repository
 from openhitl.requests.answers import ResponseDataError, validate_default_response
@@ -147,7 +147,7 @@ def _body_digest(loop_id: str, body: RequestCreate) -> str:
 
 def creates_requests(role: str | None, loop_settings: Any) -> bool:
     """Whether a member of the loop with this role (None: not a member) may send requests into it."""
-    if role is None:
+    if role is None or role == "viewer":
         return False
     if role == "creator":
         return True
@@ -294,16 +294,26 @@ def _reaches_anyone(access: repository.CreateAccess, row: Mapping[str, Any]) -> 
 
 
 async def get_readable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:
-    """The request if this user created it or manages its loop; members of the loop get a 403, others a 404."""
+    """The request if this user created it, or manages or views its loop; members of the loop get a 403,
+    others a 404."""
     found = await repository.get_for_reader(session, request_id=request_id, user_id=user_id)
     if found is None:
         raise NotFound("Request not found")
     request, loop, role = found.request, found.loop, found.role
-    if request.creator_id == user_id or role in MANAGER_ROLES:
+    if request.creator_id == user_id or role in READER_ROLES:
         return Readable(request, loop, role, found.responder)
     if role is not None:
         raise Forbidden("Access denied to this request")
     raise NotFound("Request not found")
+
+
+async def get_changeable(session: AsyncSession, *, request_id: str, user_id: str) -> Readable:
+    """`get_readable`, for a change (update, cancel, feedback): a viewer only reads, unless the request is
+    their own (sent while they could)."""
+    readable = await get_readable(session, request_id=request_id, user_id=user_id)
+    if readable.request.creator_id != user_id:
+        refuse_viewer(readable.role)
+    return readable
 
 
 async def cancel(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.kit.prepared import Statements, driver
 from openhitl.kit.work import WritingSession
-from openhitl.loops.models import Loop, Membership
+from openhitl.loops.models import Loop, Membership, answering
 from openhitl.realtime.models import Event
 from openhitl.requests.lifecycle import REQUEST_ID, UserId, held_by, open_to
 from openhitl.requests.models import OPEN_STATUSES, ROW_COLUMNS, Request, Response, from_row, status_in
@@ -17,8 +17,12 @@ HISTORY_STATUSES = ("completed", "timeout", "cancelled")
 
 
 def _member_of(user_id: UserId) -> Any:
+    """An active membership of the request's loop in a role that answers (a viewer only reads)."""
     return and_(
-        Membership.loop_id == Request.loop_id, Membership.user_id == user_id, Membership.status == "active"
+        Membership.loop_id == Request.loop_id,
+        Membership.user_id == user_id,
+        Membership.status == "active",
+        answering(Membership.role),
     )
 
 
@@ -62,6 +66,7 @@ def _history_condition(user_id: str) -> Any:
             select(Membership.loop_id).where(
                 Membership.user_id == user_id,
                 Membership.status == "active",
+                answering(Membership.role),
                 Membership.joined_at <= Request.created_at,
             )
         ),
@@ -146,6 +151,21 @@ async def reload(session: WritingSession, request_id: str) -> Request | None:
     """The request as it is now, also when this unit of work read it before."""
     row = await (await driver(session)).fetchone(_REQUEST, {"request_id": request_id})
     return from_row(session, row) if row is not None else None
+
+
+async def viewer_of_request_loop(session: AsyncSession, *, request_id: str, user_id: str) -> bool:
+    """Whether the user views (reads only) the loop of this request: why a reviewer's action found nothing."""
+    statement = (
+        select(Membership.id)
+        .join(Request, Request.loop_id == Membership.loop_id)
+        .where(
+            Request.id == request_id,
+            Membership.user_id == user_id,
+            Membership.status == "active",
+            Membership.role == "viewer",
+        )
+    )
+    return (await session.execute(statement)).first() is not None
 
 
 async def loop_by_invite_code(session: AsyncSession, code: str) -> Loop | None:

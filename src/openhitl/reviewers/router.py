@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from openhitl.accounts.auth import CurrentPrincipal, LoopsWrite, authenticate
 from openhitl.kit.envelope import Envelope, error_responses, ok
-from openhitl.kit.errors import BadRequest, NotFound
+from openhitl.kit.errors import BadRequest
 from openhitl.kit.guessing import guarded_lookup
 from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
@@ -252,7 +252,7 @@ async def inbox_item(
     """One request of your loops, as a reviewer sees it."""
     found = await repository.get_for_member(session, request_id=request_id, user_id=principal.user_id)
     if found is None:
-        raise NotFound("Request not found")
+        raise await service.not_answerable(session, request_id=request_id, user_id=principal.user_id)
     item = presenter.review_item(*found, user_id=principal.user_id, now=state.clock.now())
     return ok(ReviewItemOne(request=item), "Request retrieved successfully")
 

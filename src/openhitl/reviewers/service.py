@@ -5,10 +5,19 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Float, Table, bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request as HTTPRequest
 
 from openhitl.delivery import fanout
-from openhitl.kit.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from openhitl.kit.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    ValidationFailed,
+)
 from openhitl.kit.guessing import client_address
 from openhitl.kit.ids import new_id
 from openhitl.kit.prepared import Statements, execute_soon
@@ -16,7 +25,7 @@ from openhitl.kit.state import AppState
 from openhitl.kit.types import UTCDateTime
 from openhitl.kit.work import WritingSession
 from openhitl.loops import repository as loops_repository
-from openhitl.loops.models import Loop, Membership
+from openhitl.loops.models import Loop, Membership, answering
 from openhitl.loops.service import LoopAccess, active_member
 from openhitl.realtime.events import append_event
 from openhitl.requests import lifecycle
@@ -137,10 +146,21 @@ async def delete_loop(
     return Deleted(members, requests, responses, [request.id for request in cancelled])
 
 
+async def not_answerable(session: AsyncSession, *, request_id: str, user_id: str) -> ApiError:
+    """Why a reviewer cannot reach a request: a viewer of its loop is told they only read; others, that
+    it does not exist for them."""
+    if await repository.viewer_of_request_loop(session, request_id=request_id, user_id=user_id):
+        return Forbidden(
+            "Viewers cannot claim or answer requests",
+            "Ask a loop admin to make you a member to answer this loop's requests",
+        )
+    return NotFound("Request not found")
+
+
 async def _get(session: WritingSession, *, request_id: str, user_id: str) -> tuple[Request, Loop]:
     found = await repository.member_request(session, request_id=request_id, user_id=user_id)
     if found is None:
-        raise NotFound("Request not found")
+        raise await not_answerable(session, request_id=request_id, user_id=user_id)
     return found
 
 
@@ -180,7 +200,11 @@ async def _touch_member(session: WritingSession, *, loop_id: str, user_id: str, 
 def _member_guard(user_id: lifecycle.UserId) -> Any:
     # Part of the guarded UPDATE itself: a member removed a moment ago cannot slip an answer in.
     return Request.loop_id.in_(
-        select(Membership.loop_id).where(Membership.user_id == user_id, Membership.status == "active")
+        select(Membership.loop_id).where(
+            Membership.user_id == user_id,
+            Membership.status == "active",
+            answering(Membership.role),
+        )
     )
 
 

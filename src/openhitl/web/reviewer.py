@@ -155,7 +155,10 @@ async def notifications_fragment(request: Request, viewer: Viewer, session: Read
 async def _item(session: AsyncSession, *, request_id: str, user_id: str, now: datetime) -> ReviewItem:
     found = await repository.get_for_member(session, request_id=request_id, user_id=user_id)
     if found is None:
-        raise NotFound("Request not found", "It may have been deleted, or you are not in its loop")
+        refusal = await service.not_answerable(session, request_id=request_id, user_id=user_id)
+        if isinstance(refusal, NotFound):
+            raise NotFound("Request not found", "It may have been deleted, or you are not in its loop")
+        raise refusal
     return review_item(*found, user_id=user_id, now=now)
 
 

@@ -26,10 +26,9 @@ from openhitl.kit.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    TooManyRequests,
     UnsupportedMediaType,
 )
-from openhitl.kit.guessing import client_address, guarded_lookup
+from openhitl.kit.guessing import client_address, guarded_lookup, throttle_sign_in
 from openhitl.kit.state import AppState
 from openhitl.kit.uow import State
 from openhitl.kit.urls import public_base_url
@@ -112,12 +111,6 @@ def _secure(request: Request, state: AppState) -> bool:
     return public_base_url(request, state.settings).startswith("https://")
 
 
-async def _throttle(state: AppState, scope: str, *keys: str) -> None:
-    for key in keys:
-        if not await state.throttle.allow(scope, key, state.settings.login_attempts_per_minute):
-            raise TooManyRequests("Too many attempts", "Wait a minute before trying again")
-
-
 async def signed_in(
     request: Request,
     state: AppState,
@@ -179,7 +172,7 @@ async def sign_up(request: Request, state: State) -> Response:
     is proven before anything is made: by the invitation's token, or by a link emailed to it."""
     body = await read_body(request, SignUp)
     name, email = accounts.check_sign_up(name=body.name, email=body.email, password=body.password)
-    await _throttle(state, "signup", client_address(request), email)
+    await throttle_sign_in(state, "signup", client_address(request), email)
     password_hash = await accounts.hash_password_off_loop(body.password)
     now = state.clock.now()
     async with state.db.write() as session:
@@ -272,7 +265,7 @@ async def join_by_code(
 async def _email_sign_up_link(
     session: WritingSession, state: AppState, email: str, link: accounts.SignUpLink, now: datetime
 ) -> None:
-    url = f"{state.settings.link_base_url}/login/email/{link.token}"
+    url = accounts.login_link_url(state.settings, link.token)
     minutes = state.settings.login_link_minutes
     if link.existing:
         subject = "Signing in to OpenHITL"
@@ -302,7 +295,7 @@ async def _email_sign_up_link(
 async def log_in(request: Request, state: State) -> Response:
     """Sign in with email and password."""
     body = await read_body(request, SignIn)
-    await _throttle(state, "login", body.email.strip().lower(), client_address(request))
+    await throttle_sign_in(state, "login", body.email.strip().lower(), client_address(request))
     async with state.db.read() as session:
         user = await accounts.authenticate_password(session, email=body.email, password=body.password)
     now = state.clock.now()
@@ -353,14 +346,14 @@ async def email_sign_in_link(request: Request, state: State) -> Response:
     """Email a single-use sign-in link. The answer is the same whether or not the address has an account."""
     body = await read_body(request, EmailLinkRequest)
     email = accounts.clean_email(body.email)
-    await _throttle(state, "login-link", email, client_address(request))
+    await throttle_sign_in(state, "login-link", email, client_address(request))
     now = state.clock.now()
     async with state.db.write() as session:
         token = await accounts.create_login_link(
             session, email=email, next_path=body.next or "/", settings=state.settings, now=now
         )
         if token is not None:
-            link = f"{state.settings.link_base_url}/login/email/{token}"
+            link = accounts.login_link_url(state.settings, token)
             await enqueue_email(
                 session,
                 to=email,

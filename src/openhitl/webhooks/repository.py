@@ -11,6 +11,7 @@ from openhitl.kit.prepared import Statements, driver
 from openhitl.kit.work import WritingSession
 from openhitl.loops import audience
 from openhitl.loops.models import Loop
+from openhitl.webhooks.reasons import MessageState
 
 _ENDPOINT_COLUMNS = tuple(cast(Table, WebhookEndpoint.__table__).columns)
 
@@ -132,3 +133,37 @@ async def get_delivery(session: AsyncSession, *, delivery_id: str, user_id: str)
 async def outbox_message_exists(session: AsyncSession, message_id: str) -> bool:
     statement = select(OutboxMessage.id).where(OutboxMessage.id == message_id)
     return (await session.execute(statement)).first() is not None
+
+
+async def message_states(session: AsyncSession, outbox_ids: set[str]) -> dict[str, MessageState]:
+    """Where each attempt's event stands (retrying, failed for good, done), by outbox message id."""
+    if not outbox_ids:
+        return {}
+    statement = select(
+        OutboxMessage.id,
+        OutboxMessage.attempts,
+        OutboxMessage.run_at,
+        OutboxMessage.done_at,
+        OutboxMessage.failed_at,
+    ).where(OutboxMessage.id.in_(outbox_ids))
+    return {
+        row.id: MessageState(row.attempts, row.run_at, row.done_at, row.failed_at)
+        for row in await session.execute(statement)
+    }
+
+
+async def failing_endpoints(session: AsyncSession, *, user_id: str) -> dict[str, Delivery]:
+    """The owner's endpoints whose latest attempt failed, with that attempt."""
+    latest = (
+        select(Delivery.endpoint_id, func.max(Delivery.created_at).label("at"))
+        .where(Delivery.user_id == user_id, Delivery.endpoint_id.is_not(None))
+        .group_by(Delivery.endpoint_id)
+        .subquery()
+    )
+    statement = (
+        select(Delivery)
+        .join(latest, (Delivery.endpoint_id == latest.c.endpoint_id) & (Delivery.created_at == latest.c.at))
+        .where(Delivery.user_id == user_id, Delivery.succeeded.is_(False))
+        .order_by(Delivery.id)
+    )
+    return {delivery.endpoint_id or "": delivery for delivery in (await session.execute(statement)).scalars()}

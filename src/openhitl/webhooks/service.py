@@ -1,5 +1,6 @@
 """Webhook rules: endpoints and their filters, URLs and secrets; test events; the log and redelivery."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from openhitl.kit.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from openhitl.kit.ids import new_id
 from openhitl.kit.netguard import UnsafeTarget, check_url
 from openhitl.kit.work import WritingSession
-from openhitl.webhooks import filters, repository
+from openhitl.webhooks import filters, reasons, repository
 from openhitl.webhooks.messages import (
     SECRET_PREFIX,
     enqueue_test_event,
@@ -152,3 +153,30 @@ async def rotate_signing_secret(session: AsyncSession, *, user_id: str) -> str:
     secret = new_secret()
     await repository.replace_account_secret(session, user_id=user_id, secret=secret)
     return secret
+
+
+@dataclass(frozen=True)
+class ExplainedDelivery:
+    """An attempt as its owner reads it: the raw log row, why it failed in plain words, and what happens
+    next to its event ("retrying, next attempt at" `next_at`, "failed after 11 attempts")."""
+
+    delivery: Delivery
+    reason: str | None
+    state: str
+    next_at: datetime | None
+
+
+async def explain(session: AsyncSession, deliveries: list[Delivery]) -> list[ExplainedDelivery]:
+    states = await repository.message_states(session, {d.outbox_id for d in deliveries if not d.succeeded})
+    explained = []
+    for d in deliveries:
+        state, next_at = reasons.delivery_state(
+            attempt=d.attempt, succeeded=d.succeeded, message=states.get(d.outbox_id)
+        )
+        reason = (
+            None
+            if d.succeeded
+            else reasons.failure_reason(error=d.error, status_code=d.status_code, url=d.url)
+        )
+        explained.append(ExplainedDelivery(d, reason, state, next_at))
+    return explained

@@ -31,6 +31,8 @@ FLASHES = {
     "tested": "Test event queued. It shows in the deliveries below once sent.",
     "rotated": "Signing secret rotated. Update your receivers.",
     "saved": "Notification settings saved.",
+    "password_set": "Password set. You can now sign in with your email and this password.",
+    "password_changed": "Password changed.",
 }
 
 

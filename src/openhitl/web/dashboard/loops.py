@@ -28,7 +28,8 @@ from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer
 
 router = APIRouter(prefix="/dashboard/loops", **page_kwargs())
-ROLE_CHOICES = "^(admin|member)$"
+ROLE_CHOICES = "^(admin|member|viewer)$"
+INVITE_ROLES = "^(member|viewer)$"
 EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
 
 
@@ -173,6 +174,7 @@ async def invite(
     session: WriteSession,
     state: State,
     emails: Annotated[str, Form(max_length=20_000)] = "",
+    role: Annotated[str, Form(pattern=INVITE_ROLES)] = "member",
 ) -> Response:
     access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
     try:
@@ -182,20 +184,70 @@ async def invite(
             emails=[email for email in EMAIL_SEPARATORS.split(emails) if email],
             invited_by=viewer.user_id,
             inviter_name=viewer.name,
-            base_url=public_base_url(request, state.settings),
+            base_url=state.settings.link_base_url,  # never the caller's Host: the link goes in an email
+            settings=state.settings,
+            now=state.clock.now(),
+            role=role,
+        )
+    except ApiError as exc:
+        return await render_loop(
+            request,
+            viewer,
+            session,
+            access,
+            status_code=exc.status_code,
+            emails=emails,
+            invite_role=role,
+            **problem(exc),
+        )
+    invited = [o for o in outcomes if o.status == "invited"]
+    already = [o.email for o in outcomes if o.status == "already_member"]
+    email_off = not state.settings.smtp_url
+    verb = "made" if email_off else "sent"
+    summary = f"Invitations {verb} for {len(invited)} address{'es' if len(invited) != 1 else ''}."
+    if already:
+        summary += f" Already members: {', '.join(already)}."
+    # Without an email server nobody receives them: the links are shown once, to the manager who invited.
+    links = [{"email": o.email, "url": o.url} for o in invited] if email_off else []
+    return await render_loop(
+        request, viewer, session, access, flash=summary, invitation_links=links, email_off=email_off
+    )
+
+
+@router.post("/{loop_id}/members/{user_id}/invitation-link")
+async def new_invitation_link(
+    request: Request,
+    loop_id: LoopId,
+    user_id: ItemId,
+    viewer: FormViewer,
+    session: WriteSession,
+    state: State,
+) -> Response:
+    """A fresh link for a pending invitation, shown once to a manager of the loop (its earlier link stops
+    working): how an invitation reaches someone when no email leaves this server."""
+    access = await service.get_managed(session, loop_id=loop_id, user_id=viewer.user_id)
+    try:
+        renewed = await invitations.renew_link(
+            session,
+            loop=access.loop,
+            user_id=user_id,
+            base_url=state.settings.link_base_url,
             settings=state.settings,
             now=state.clock.now(),
         )
     except ApiError as exc:
         return await render_loop(
-            request, viewer, session, access, status_code=exc.status_code, emails=emails, **problem(exc)
+            request, viewer, session, access, status_code=exc.status_code, **problem(exc)
         )
-    invited = [o.email for o in outcomes if o.status == "invited"]
-    already = [o.email for o in outcomes if o.status == "already_member"]
-    summary = f"Invitations sent to {len(invited)} address{'es' if len(invited) != 1 else ''}."
-    if already:
-        summary += f" Already members: {', '.join(already)}."
-    return await render_loop(request, viewer, session, access, flash=summary)
+    return await render_loop(
+        request,
+        viewer,
+        session,
+        access,
+        flash=f"New invitation link made for {renewed.email}.",
+        invitation_links=[{"email": renewed.email, "url": renewed.url}],
+        email_off=not state.settings.smtp_url,
+    )
 
 
 @router.post("/{loop_id}/invite-code")

@@ -4,16 +4,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
-from openhitl.loops.models import MANAGER_ROLES
-from openhitl.requests import presenter, repository, service
+from openhitl.loops.models import READER_ROLES
+from openhitl.requests import export, presenter, repository, service
 from openhitl.requests.models import PRIORITIES, STATUSES
-from openhitl.requests.repository import RequestFilters, parse_filters
+from openhitl.requests.repository import SEARCH_MAX_LENGTH, RequestFilters, parse_filters
 from openhitl.web.dashboard.common import ItemId, back, page
 from openhitl.web.routing import page_kwargs
 from openhitl.web.security import FormViewer, Viewer
@@ -40,10 +40,10 @@ def day_start(day: date) -> datetime:
 
 
 def table_filters(
-    *, loop: str, status: str, priority: str, created_from: str, created_to: str
+    *, loop: str, status: str, priority: str, created_from: str, created_to: str, q: str = ""
 ) -> RequestFilters:
     """The table's filters; the "to" day is included whole."""
-    chosen = parse_filters(status or None, priority or None, loop or None, None)
+    chosen = parse_filters(status or None, priority or None, loop or None, None, q)
     first, last = parse_day(created_from, "from"), parse_day(created_to, "to")
     if first and last and last < first:
         raise BadRequest("Invalid date range", "The “to” date must not be before the “from” date")
@@ -53,7 +53,42 @@ def table_filters(
         loop_id=chosen.loop_id,
         created_from=day_start(first) if first else None,
         created_before=day_start(last + timedelta(days=1)) if last else None,
+        text=chosen.text,
     )
+
+
+class TableQuery:
+    """The table's filters as the page's address carries them (the search box, the selects, the dates)."""
+
+    def __init__(
+        self,
+        loop: Filter = "",
+        status: Filter = "",
+        priority: Filter = "",
+        q: Annotated[str, Query(max_length=SEARCH_MAX_LENGTH)] = "",
+        created_from: Annotated[str, Query(alias="from", max_length=40)] = "",
+        created_to: Annotated[str, Query(alias="to", max_length=40)] = "",
+    ) -> None:
+        self.chosen = {
+            "q": q.strip(),
+            "loop": loop,
+            "status": status,
+            "priority": priority,
+            "from": created_from,
+            "to": created_to,
+        }
+        self.query = urlencode({name: value for name, value in self.chosen.items() if value})
+
+    def filters(self) -> RequestFilters:
+        chosen = self.chosen
+        return table_filters(
+            loop=chosen["loop"],
+            status=chosen["status"],
+            priority=chosen["priority"],
+            created_from=chosen["from"],
+            created_to=chosen["to"],
+            q=chosen["q"],
+        )
 
 
 @router.get("/requests")
@@ -61,25 +96,16 @@ async def requests_table(
     request: Request,
     viewer: Viewer,
     session: ReadSession,
-    loop: Filter = "",
-    status: Filter = "",
-    priority: Filter = "",
-    created_from: Annotated[str, Query(alias="from", max_length=40)] = "",
-    created_to: Annotated[str, Query(alias="to", max_length=40)] = "",
+    table: Annotated[TableQuery, Depends()],
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    filters = table_filters(
-        loop=loop, status=status, priority=priority, created_from=created_from, created_to=created_to
-    )
     rows, total = await repository.list_readable(
         session,
         user_id=viewer.user_id,
-        filters=filters,
+        filters=table.filters(),
         limit=PAGE_SIZE,
         offset=(page_number - 1) * PAGE_SIZE,
     )
-    chosen = {"loop": loop, "status": status, "priority": priority, "from": created_from, "to": created_to}
-    query = urlencode({name: value for name, value in chosen.items() if value})
     loops = await loops_repository.list_for_member(session, user_id=viewer.user_id)
     return page(
         request,
@@ -90,12 +116,25 @@ async def requests_table(
         total=total,
         page_number=page_number,
         pages=max(1, -(-total // PAGE_SIZE)),
-        query=query,
-        chosen=chosen,
-        loops=[each for each, membership in loops if membership.role in MANAGER_ROLES],
+        query=table.query,
+        chosen=table.chosen,
+        loops=[each for each, membership in loops if membership.role in READER_ROLES],
         statuses=STATUSES,
         priorities=PRIORITIES,
+        formats=list(export.FORMATS),
     )
+
+
+@router.get("/requests/export")
+async def export_requests(
+    viewer: Viewer,
+    state: State,
+    table: Annotated[TableQuery, Depends()],
+    format: Annotated[str, Query(max_length=10)] = "csv",
+) -> Response:
+    """The table's requests, with its filters, as a file (the API's export, with the table's dates too)."""
+    chosen = export.check_format(format)
+    return export.download(state, user_id=viewer.user_id, filters=table.filters(), format=chosen)
 
 
 @router.get("/requests/{request_id}")
@@ -116,8 +155,9 @@ async def request_detail(
         section="requests",
         item=detail,
         the_loop=readable.loop,
+        read_only=readable.role == "viewer" and readable.request.creator_id != viewer.user_id,
         trail=await repository.audit_trail(session, request_id),
-        deliveries=deliveries,
+        deliveries=await webhooks.explain(session, deliveries),
         delivery_total=total,
         back_to=f"/dashboard/requests/{request_id}",
     )
@@ -127,7 +167,7 @@ async def request_detail(
 async def cancel_request(
     request_id: ItemId, viewer: FormViewer, session: WriteSession, state: State
 ) -> Response:
-    readable = await service.get_readable(session, request_id=request_id, user_id=viewer.user_id)
+    readable = await service.get_changeable(session, request_id=request_id, user_id=viewer.user_id)
     await service.cancel(
         session,
         readable=readable,

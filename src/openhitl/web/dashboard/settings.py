@@ -2,13 +2,14 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from openhitl.accounts import service as accounts
 from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import ApiError, ValidationFailed
+from openhitl.kit.guessing import client_address, throttle_sign_in
 from openhitl.kit.params import LoopId
 from openhitl.kit.uow import ReadSession, State, WriteSession
 from openhitl.loops import repository as loops_repository
@@ -20,6 +21,7 @@ from openhitl.web.security import FormViewer, Viewer
 from openhitl.webhooks import repository as webhooks_repository
 from openhitl.webhooks import service as webhooks
 from openhitl.webhooks.filters import DEFAULT_EVENTS, REQUEST_EVENTS
+from openhitl.webhooks.reasons import failure_reason
 from openhitl.webhooks.schemas import WebhookCreate
 
 router = APIRouter(prefix="/dashboard/settings", **page_kwargs())
@@ -43,13 +45,59 @@ async def render_settings(
         signing_secret=await webhooks_repository.account_secret(session, viewer.user_id),
         loops=await loops_repository.list_for_member(session, user_id=viewer.user_id),
         request_events=REQUEST_EVENTS,
+        has_password=await accounts.has_password(session, user_id=viewer.user_id),
+        failing=await webhooks_repository.failing_endpoints(session, user_id=viewer.user_id),
+        failure_reason=failure_reason,
         **context,
     )
 
 
 @router.get("")
-async def settings_page(request: Request, viewer: Viewer, session: ReadSession) -> Response:
-    return await render_settings(request, viewer, session)
+async def settings_page(
+    request: Request,
+    viewer: Viewer,
+    session: ReadSession,
+    failing: Annotated[
+        str, Query(max_length=5, description="1: only the endpoints whose last attempt failed")
+    ] = "",
+) -> Response:
+    return await render_settings(request, viewer, session, only_failing=failing == "1")
+
+
+@router.post("/password")
+async def set_password(
+    request: Request,
+    viewer: FormViewer,
+    state: State,
+    new_password: Annotated[str, Form(max_length=2000)] = "",
+    confirm_password: Annotated[str, Form(max_length=2000)] = "",
+    current_password: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Sets a first password (an account made on the command line or by invitation, signed in by a link),
+    or changes it: then the current one is needed. Throttled as signing in is."""
+    await throttle_sign_in(state, "password", viewer.user_id, client_address(request))
+    try:
+        if new_password != confirm_password:
+            raise ValidationFailed("The two new passwords differ: type the same one twice")
+        async with state.db.read() as session:
+            replaces = await accounts.check_password_change(
+                session, user_id=viewer.user_id, current_password=current_password, new_password=new_password
+            )
+        password_hash = await accounts.hash_password_off_loop(new_password)
+        async with state.db.write() as session:
+            await accounts.store_password(
+                session,
+                user_id=viewer.user_id,
+                password_hash=password_hash,
+                replaces=replaces,
+                now=state.clock.now(),
+            )
+    except ApiError as exc:
+        async with state.db.read() as session:
+            return await render_settings(
+                request, viewer, session, status_code=exc.status_code, **problem(exc)
+            )
+    return back("/dashboard/settings", "password_changed" if replaces else "password_set")
 
 
 @router.post("/api-keys")
@@ -119,7 +167,7 @@ async def webhook_page(
         viewer=viewer,
         section="settings",
         endpoint=endpoint,
-        deliveries=deliveries,
+        deliveries=await webhooks.explain(session, deliveries),
         delivery_total=total,
         back_to=f"/dashboard/settings/webhooks/{webhook_id}",
     )

@@ -9,7 +9,10 @@
   function localTimes(root) {
     $$("time[data-local]", root).forEach((t) => {
       const moment = new Date(t.dateTime);
-      if (!Number.isNaN(moment.getTime())) t.textContent = moment.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+      if (Number.isNaN(moment.getTime())) return;
+      t.textContent = t.dataset.local === "time"
+        ? moment.toLocaleTimeString([], { timeStyle: "short" })
+        : moment.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
     });
   }
 
