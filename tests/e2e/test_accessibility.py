@@ -31,6 +31,7 @@ NOT_PAGES = {
     "/queue": "a part of / that the live feed fetches again",
     "/notifications/list": "a part of /notifications that the live feed fetches again",
     "/dashboard/loops/{loop_id}/try/{request_id}": "a part of a loop's page that its script fetches again",
+    "/dashboard/loops/{loop_id}/try": "where the try-it form posts; a GET goes back to the loop's page",
 }
 ANSWERS: dict[str, dict[str, Any]] = {
     "single_select": {
