@@ -1,5 +1,6 @@
 """Queries on users and API keys."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,15 @@ from openhitl.accounts.models import ApiKey, User
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     result = await session.execute(select(User).where(User.email == email.lower()))
     return result.scalar_one_or_none()
+
+
+async def names_of(session: AsyncSession, user_ids: Iterable[str | None]) -> dict[str, str]:
+    """The display names of these users (no addresses): what people in a loop see of each other."""
+    wanted = {user_id for user_id in user_ids if user_id}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {user_id: name for user_id, name in rows.all()}
 
 
 async def count_users(session: AsyncSession) -> int:
