@@ -54,6 +54,11 @@ def answer(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def ms_until(moment: datetime, now: datetime) -> int:
+    """Milliseconds from `now` to `moment` (none if past): the page counts down from it (live.js)."""
+    return max(0, int((moment - now).total_seconds() * 1000))
+
+
 STATUS_LABELS = {"timeout": "Timed Out", "completed": "Completed", "cancelled": "Cancelled"}
 templates.env.filters.update(
     markdown=render_markdown,
@@ -62,6 +67,7 @@ templates.env.filters.update(
     when=when,
     number=number,
     answer=answer,
+    ms_until=ms_until,
     status_label=lambda status: STATUS_LABELS.get(status, status),
 )
 
