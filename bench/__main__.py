@@ -30,9 +30,7 @@ class Run:
     full: list[str]
     quick: list[str]
 
-    def command(
-        self, *, quick: bool, write_md: bool, summary: Path, commit: str | None = None
-    ) -> list[str]:
+    def command(self, *, quick: bool, write_md: bool, summary: Path, commit: str | None = None) -> list[str]:
         options = self.quick if quick else self.full
         return [
             sys.executable,
@@ -200,9 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = Path(scratch) / "figures.jsonl"
         summary.touch()
         for number, run in enumerate(plan, 1):
-            command = run.command(
-                quick=args.quick, write_md=write_md, summary=summary, commit=args.commit
-            )
+            command = run.command(quick=args.quick, write_md=write_md, summary=summary, commit=args.commit)
             shown = " ".join(["bench/" + run.script, *command[2:]])
             print(f"\n=== [{number}/{len(plan)}] {shown}", flush=True)
             code = subprocess.run(command, cwd=BENCH_DIR.parent, check=False).returncode
