@@ -93,11 +93,12 @@ class Screens:
         self.contexts.append(context)
         return context.new_page()
 
-    def shoot(self, page: Page, name: str) -> None:
+    def shoot(self, page: Page, name: str, *, full_page: bool = True) -> None:
+        """The page as its person sees it; `full_page=False`: the screen they are looking at, as scrolled."""
         if self.site.backend != "sqlite":
             return
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
     def close(self) -> None:
         for context in self.contexts:

@@ -413,7 +413,8 @@ def test_limits_are_checked_before_sending_exactly_as_the_server_checks_them(
     box.fill("300")
     page.get_by_role("button", name="Send").click()
     expect(problem).to_have_text("Enter $250 or less.")
-    screens.shoot(page, f"{device}-answer-limit-refused-number")
+    problem.evaluate("element => element.scrollIntoView({block: 'center'})")
+    screens.shoot(page, f"{device}-answer-limit-refused-number", full_page=False)
     posts = Posts(page)
     for typed in TYPED:
         box.fill(typed)
@@ -430,7 +431,8 @@ def test_limits_are_checked_before_sending_exactly_as_the_server_checks_them(
     for value in ["a", "b", "c", "d"]:
         page.locator(f"input[value={value}]").check()
     expect(problem).to_have_text("Choose at most 3 options.")  # said as the fourth is picked
-    screens.shoot(page, f"{device}-answer-limit-refused-multi_select")
+    problem.evaluate("element => element.scrollIntoView({block: 'center'})")
+    screens.shoot(page, f"{device}-answer-limit-refused-multi_select", full_page=False)
     page.locator("input[value=d]").uncheck()
     expect(problem).to_be_hidden()
     posts = Posts(page)
@@ -469,7 +471,8 @@ def test_a_server_refusal_is_shown_in_place_with_the_answer_kept(
     for value in ["a", "b", "c", "d"]:
         expect(page.locator(f"input[value={value}]")).to_be_checked()
     expect(page.locator("[data-held]")).to_be_visible()  # still held while the page is open
-    screens.shoot(page, f"{device}-answer-refused-by-the-server")
+    page.locator("[data-answer-problem]").evaluate("element => element.scrollIntoView({block: 'center'})")
+    screens.shoot(page, f"{device}-answer-refused-by-the-server", full_page=False)
 
     text = ask(
         owner_api,
