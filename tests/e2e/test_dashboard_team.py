@@ -7,13 +7,13 @@ import re
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Page, expect
 
 from openhitl.accounts import sessions
 from openhitl.web.dashboard.trying import EXAMPLES
 from tests.e2e.conftest import Screens
 from tests.integration.dashboarding import signed_in
+from tests.support.axe import audit
 from tests.support.live import Account, LiveServer, full_access_account
 from tests.support.payloads import SEED_LOOP, request_body
 
@@ -64,8 +64,7 @@ def make_loop(site: LiveServer, owner: Account, name: str, *members: Account) ->
 
 
 def axe_violations(page: Page, context: str) -> list[tuple[str, list[str]]]:
-    found = Axe().run(page, context=context).response["violations"]
-    return [(v["id"], [str(node["target"]) for node in v["nodes"]]) for v in found]
+    return [(v.rule, list(v.targets)) for v in audit(page, within=context)]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -249,8 +248,8 @@ def measure(page: Page) -> dict[str, Any]:
     """How far the page is wider than the screen, what scrolls sideways unmarked, and what scrolls sideways
     but cannot be reached from the keyboard."""
     measured: dict[str, Any] = page.evaluate(OVERFLOW, SCROLL_CONTAINERS)
-    found = Axe().run(page, options={"runOnly": ["scrollable-region-focusable"]}).response["violations"]
-    measured["unreachable"] = [str(node["target"]) for violation in found for node in violation["nodes"]]
+    found = audit(page, rules=("scrollable-region-focusable",))
+    measured["unreachable"] = [target for violation in found for target in violation.targets]
     return measured
 
 

@@ -5,11 +5,11 @@ webhook deliveries that say why they failed. Each page passes axe-core's checks.
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Page, expect
 
 from openhitl.accounts import service as accounts
 from tests.e2e.conftest import Screens
+from tests.support.axe import audit
 from tests.support.live import Account, LiveServer, free_port
 from tests.support.payloads import request_body
 
@@ -21,8 +21,7 @@ def open_page(screens: Screens, device: str) -> Page:
 
 
 def accessibility_problems(page: Page) -> list[tuple[str, list[str]]]:
-    found = Axe().run(page).response["violations"]
-    return [(v["id"], [str(node["target"]) for node in v["nodes"]]) for v in found]
+    return [(v.rule, list(v.targets)) for v in audit(page)]
 
 
 def fits_the_screen(page: Page) -> bool:
