@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     deferred_default_timeout_seconds: int = Field(30 * 86400, ge=60)
     context_max_bytes: int = Field(50_000, ge=2)
     claim_lease_seconds: int = Field(600, ge=10)
+    # The reviewer app's own claims: short, renewed by the open page while it is visible and given back
+    # when it is hidden or closed, so a closed tab strands a request for this long at most.
+    web_claim_lease_seconds: int = Field(90, ge=3)
     # 0 switches rate limiting off (the default for a self-hosted server); HITL.sh uses 100 per hour.
     rate_limit_per_hour: int = Field(0, ge=0)
     # Self-hosted callers often live on loopback or private networks; link-local and metadata never pass.

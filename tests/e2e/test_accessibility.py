@@ -32,6 +32,7 @@ NOT_PAGES = {
     "/notifications/list": "a part of /notifications that the live feed fetches again",
     "/dashboard/loops/{loop_id}/try/{request_id}": "a part of a loop's page that its script fetches again",
     "/dashboard/loops/{loop_id}/try": "where the try-it form posts; a GET goes back to the loop's page",
+    "/dashboard/requests/export": "a download of the requests (CSV or JSON), not a page",
 }
 ANSWERS: dict[str, dict[str, Any]] = {
     "single_select": {
@@ -198,8 +199,8 @@ def world(site: LiveServer) -> World:
 
 def visit(page: Page, path: str) -> None:
     page.goto(path)
-    if page.locator("#answer[hx-trigger='load']").count():  # an open request claims itself as it opens
-        expect(page.locator("#answer[data-claimed-by-me]")).to_be_visible()
+    if page.locator("#answer[data-live]").count():  # an open request claims itself as it opens (live.js)
+        expect(page.locator("#answer[data-state]:not([data-state=open])")).to_be_visible()
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])

@@ -14,7 +14,7 @@ from tests.integration.test_sweeper_plans import plan_of
 pytestmark = pytest.mark.anyio
 
 
-async def queue_statements(db: Database) -> list[tuple[str, Any]]:
+async def queue_statements(db: Database, *, others_claims: bool) -> list[tuple[str, Any]]:
     seen: list[tuple[str, Any]] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -32,14 +32,16 @@ async def queue_statements(db: Database) -> list[tuple[str, Any]]:
                 priority=None,
                 limit=50,
                 offset=0,
+                others_claims=others_claims,
             )
     finally:
         event.remove(db.read_engine.sync_engine, "before_cursor_execute", record)
     return seen
 
 
-async def test_the_queue_reaches_open_requests_through_the_index(db: Database) -> None:
-    statements = await queue_statements(db)
+@pytest.mark.parametrize("others_claims", [False, True], ids=["api-inbox", "app-queue"])
+async def test_the_queue_reaches_open_requests_through_the_index(db: Database, others_claims: bool) -> None:
+    statements = await queue_statements(db, others_claims=others_claims)
     assert len(statements) == 2  # the count and the page
     for statement, parameters in statements:
         plan = await plan_of(db, statement, parameters)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from openhitl.config import Settings
 from openhitl.kit.errors import BadRequest, Conflict, NotFound
-from openhitl.kit.work import WritingSession
+from openhitl.kit.work import WritingSession, unit_of_work
 from openhitl.loops import service as loops
 from openhitl.loops.models import Membership
 from openhitl.requests import service as requests
@@ -71,6 +71,60 @@ async def test_claiming_again_renews_the_lease(
         team.member.id,
         LATER + timedelta(seconds=LEASE),
     )
+
+
+def recorded(session: WritingSession, request_id: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """The events this unit of work will write for the request: type, actor, data."""
+    return [
+        (event["type"], event["actor_id"], event["data"])
+        for event in unit_of_work(session).events
+        if event["request_id"] == request_id
+    ]
+
+
+async def test_a_renewal_is_not_a_transition(session: WritingSession, settings: Settings, team: Team) -> None:
+    request_id = await ask(session, settings, team)
+    await claim(session, request_id, team.member.id)
+    first = await stored(session, request_id)
+    version, claimed_at = first.version, first.claimed_at
+    before = len(unit_of_work(session).events)
+    renewed, _ = await service.claim(
+        session, request_id=request_id, user_id=team.member.id, lease_seconds=LEASE, now=LATER
+    )
+    assert len(unit_of_work(session).events) == before, "no event, so no webhook and no audit row"
+    assert (renewed.status, renewed.version, renewed.claimed_at) == ("claimed", version, claimed_at)
+    assert renewed.claim_expires_at == LATER + timedelta(seconds=LEASE)
+
+
+async def test_a_claim_names_its_reviewer_in_its_event(
+    session: WritingSession, settings: Settings, team: Team
+) -> None:
+    request_id = await ask(session, settings, team)
+    await claim(session, request_id, team.member.id)
+    await service.respond(
+        session, request_id=request_id, user_id=team.member.id, response_data="Reject", now=LATER
+    )
+    assert [(kind, actor, data.get("by_name")) for kind, actor, data in recorded(session, request_id)] == [
+        ("request.created", team.creator.id, None),
+        ("request.claimed", team.member.id, "Member"),
+        ("request.completed", team.member.id, "Member"),
+    ]
+
+
+async def test_taking_over_a_lapsed_claim_expires_it_first(
+    session: WritingSession, settings: Settings, team: Team
+) -> None:
+    request_id = await ask(session, settings, team)
+    await claim(session, request_id, team.member.id)
+    await claim(session, request_id, team.admin.id, NOW + timedelta(seconds=LEASE))
+    moves = [
+        (kind, actor, data["from"], data["to"]) for kind, actor, data in recorded(session, request_id)[1:]
+    ]
+    assert moves == [
+        ("request.claimed", team.member.id, "pending", "claimed"),
+        ("request.claim_expired", None, "claimed", "pending"),
+        ("request.claimed", team.admin.id, "pending", "claimed"),
+    ]
 
 
 async def test_a_request_held_by_someone_else_cannot_be_claimed_until_their_lease_lapses(

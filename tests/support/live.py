@@ -23,7 +23,9 @@ from openhitl.delivery.models import OutboxMessage
 from openhitl.kit.ids import new_id
 from openhitl.kit.state import AppState
 from openhitl.loops.models import Membership
+from openhitl.realtime.models import Event
 from openhitl.requests import lifecycle
+from openhitl.requests.models import Request
 from tests.support.clock import ShiftedClock
 
 T = TypeVar("T")
@@ -187,6 +189,31 @@ def complete(server: LiveServer, request_id: str, user_id: str, response_data: A
             assert moved is not None
 
     server.run(answer())
+
+
+def events_of(server: LiveServer, request_id: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """The request's rows in the event log (its audit trail): type, actor, data."""
+
+    async def read() -> list[tuple[str, str | None, dict[str, Any]]]:
+        async with server.state.db.read() as session:
+            rows = await session.execute(
+                select(Event.type, Event.actor_id, Event.data)
+                .where(Event.request_id == request_id)
+                .order_by(Event.id)
+            )
+            return [(kind, actor, dict(data or {})) for kind, actor, data in rows.all()]
+
+    return server.run(read())
+
+
+def stored_request(server: LiveServer, request_id: str) -> Request:
+    """The request's row as the database has it now (fields the API does not show: version, lease)."""
+
+    async def read() -> Request:
+        async with server.state.db.read() as session:
+            return (await session.execute(select(Request).where(Request.id == request_id))).scalar_one()
+
+    return server.run(read())
 
 
 def full_access_account(server: LiveServer, name: str) -> Account:

@@ -6,8 +6,9 @@ import pytest
 
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.markdown import plain_text, render_markdown
+from openhitl.requests.answers import selection_range
 from openhitl.requests.response_configs import parse_config
-from openhitl.web.answers import form_answer, number_step, rating_steps
+from openhitl.web.answers import form_answer, limits, number_step, rating_steps
 from openhitl.web.pages import duration
 
 
@@ -72,7 +73,7 @@ def test_raw_html_is_shown_as_text() -> None:
         ("number", {}, ["42"], 42),
         ("boolean", {}, ["true"], True),
         ("boolean", {}, ["false"], False),
-        ("text", {}, ["   "], None),
+        ("text", {}, ["   "], ""),  # an optional answer left blank
     ],
 )
 def test_form_values_become_the_values_an_api_caller_sends(
@@ -81,10 +82,54 @@ def test_form_values_become_the_values_an_api_caller_sends(
     assert form_answer(parse_config(response_type, config), values) == expected
 
 
-def test_a_number_that_is_not_one_is_refused_with_what_was_typed() -> None:
+@pytest.mark.parametrize("typed", ["12abc", "1_000", "Infinity", "NaN", "1e99999", "0x10", "1" * 65])
+def test_a_number_that_is_not_one_is_refused_with_what_was_typed(typed: str) -> None:
     with pytest.raises(BadRequest) as refused:
-        form_answer(parse_config("number", {}), ["12abc"])
-    assert refused.value.data == "“12abc” is not a number"
+        form_answer(parse_config("number", {}), [typed])
+    assert refused.value.data == f"“{typed}” is not a number"
+
+
+@pytest.mark.parametrize(
+    ("config", "rules", "hint"),
+    [
+        ({"options": ["A", "B", "C"]}, {"min": 0, "max": 3}, "Choose any"),
+        ({"options": ["A", "B", "C"], "required": True}, {"min": 1, "max": 3}, "Choose at least 1"),
+        ({"options": ["A", "B", "C"], "max_selections": 2}, {"min": 0, "max": 2}, "Choose up to 2"),
+        (
+            {"options": ["A", "B", "C"], "min_selections": 2, "max_selections": 2},
+            {"min": 2, "max": 2},
+            "Choose 2",
+        ),
+        (
+            {"options": ["A", "B", "C", "D"], "min_selections": 1, "max_selections": 3},
+            {"min": 1, "max": 3},
+            "Choose 1 to 3",
+        ),
+    ],
+)
+def test_the_pages_pick_limits_are_the_ones_the_server_checks(
+    config: dict[str, object], rules: dict[str, int], hint: str
+) -> None:
+    parsed = parse_config("multi_select", config)
+    shown = limits(parsed)
+    assert (
+        {key: shown.rules[key] for key in ("min", "max")}
+        == rules
+        == dict(zip(("min", "max"), selection_range(parsed), strict=True))
+    )
+    assert shown.hint == hint
+
+
+def test_the_pages_number_limits_say_the_amount_as_it_is_shown() -> None:
+    rules = limits(
+        parse_config("number", {"min_value": 1, "max_value": 250, "decimal_places": 0, "prefix": "$"})
+    ).rules
+    assert (rules["min"], rules["max"], rules["places"], rules["negative"]) == (1, 250, 0, False)
+    assert (rules["below"], rules["above"], rules["too_precise"]) == (
+        "Enter $1 or more.",
+        "Enter $250 or less.",
+        "Enter a whole number.",
+    )
 
 
 def test_rating_steps_follow_the_scale_and_its_labels() -> None:

@@ -1,5 +1,6 @@
 """Queries on users and API keys."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,15 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
 async def any_user_with_password(session: AsyncSession) -> bool:
     found = await session.execute(select(User.id).where(User.password_hash.is_not(None)).limit(1))
     return found.first() is not None
+
+
+async def names_of(session: AsyncSession, user_ids: Iterable[str | None]) -> dict[str, str]:
+    """The display names of these users (no addresses): what people in a loop see of each other."""
+    wanted = {user_id for user_id in user_ids if user_id}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+    return {user_id: name for user_id, name in rows.all()}
 
 
 async def count_users(session: AsyncSession) -> int:

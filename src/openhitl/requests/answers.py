@@ -245,14 +245,20 @@ def _check_multi(config: ResponseConfig, value: object, mode: _Mode) -> list[Opt
         )
     if (not chosen and mode.allow_empty) or not mode.reviewer_rules:
         return [option for option in config.options if option in chosen]
-    fewest = max(config.min_selections, 1 if config.required else 0)
-    most = len(config.options) if config.max_selections is None else config.max_selections
+    fewest, most = selection_range(config)
     if len(chosen) < fewest:
         raise ResponseDataError(mode.say(f"must select at least {_plural(fewest, 'option')}"))
     if len(chosen) > most:
         raise ResponseDataError(mode.say(f"must select at most {_plural(most, 'option')}"))
     # Selections are a set: option order makes the stored answer independent of click order.
     return [option for option in config.options if option in chosen]
+
+
+def selection_range(config: ResponseConfig) -> tuple[int, int]:
+    """How many options a reviewer's multi_select answer picks: at least, at most."""
+    fewest = max(config.min_selections, 1 if config.required else 0)
+    most = len(config.options) if config.max_selections is None else config.max_selections
+    return fewest, most
 
 
 def _unwrap(value: object, key: str, type_noun: str, mode: _Mode) -> tuple[object, object]:

@@ -268,6 +268,34 @@ async def update_pending(
     return changed
 
 
+async def renew_claim(
+    session: WritingSession,
+    *,
+    request_id: str,
+    user_id: str,
+    now: datetime,
+    claim_expires_at: datetime,
+    where: tuple[ColumnElement[bool], ...] = (),
+) -> Request | None:
+    """Extend a claim its holder still has; None when they no longer hold it (released, expired and taken,
+    closed). Not a transition: the status stays `claimed`, so no event, webhook or audit row, and the version
+    stays, so an answer being checked meanwhile is not refused for it."""
+    statement = (
+        update(Request)
+        .where(
+            Request.id == request_id,
+            Request.status == "claimed",
+            Request.claimed_by == user_id,
+            Request.timeout_at > now,
+            *where,
+        )
+        .values(claim_expires_at=claim_expires_at)
+        .returning(Request)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def apply_due(
     session: WritingSession,
     transition: Transition,

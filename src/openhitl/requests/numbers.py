@@ -9,7 +9,7 @@ from decimal import Decimal
 
 # JSON numbers are read back as IEEE doubles by most clients: integers stay exact up to 2**53 and any decimal
 # with at most 15 significant digits survives the round trip, so nothing larger or finer is accepted.
-_MAX_MAGNITUDE = 10**15
+MAX_MAGNITUDE = 10**15
 MAX_SIGNIFICANT_DIGITS = 15
 _MAX_NUMERIC_STRING_LENGTH = 64
 # Float arithmetic in clients (0.1 * 3) lands a hair off the grid; a billionth of a step is not a real answer.
@@ -27,8 +27,8 @@ def parse_decimal(value: object, *, allow_strings: bool) -> Decimal:
     if isinstance(value, bool):
         raise BadNumber("must be a number, not true/false")
     if isinstance(value, int):
-        if abs(value) > _MAX_MAGNITUDE:
-            raise BadNumber(f"must be between -{_MAX_MAGNITUDE} and {_MAX_MAGNITUDE}")
+        if abs(value) > MAX_MAGNITUDE:
+            raise BadNumber(f"must be between -{MAX_MAGNITUDE} and {MAX_MAGNITUDE}")
         return Decimal(value)
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -41,8 +41,8 @@ def parse_decimal(value: object, *, allow_strings: bool) -> Decimal:
         number = Decimal(text)
     else:
         raise BadNumber("must be a number")
-    if abs(number) > _MAX_MAGNITUDE:
-        raise BadNumber(f"must be between -{_MAX_MAGNITUDE} and {_MAX_MAGNITUDE}")
+    if abs(number) > MAX_MAGNITUDE:
+        raise BadNumber(f"must be between -{MAX_MAGNITUDE} and {MAX_MAGNITUDE}")
     return number
 
 

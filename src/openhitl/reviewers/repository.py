@@ -1,11 +1,13 @@
 """Queries for reviewers. What a reviewer may see is a join on their active memberships."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhitl.accounts.models import User
 from openhitl.kit.prepared import Statements, driver
 from openhitl.kit.work import WritingSession
 from openhitl.loops.models import Loop, Membership, answering
@@ -35,11 +37,15 @@ async def queue(
     priority: str | None,
     limit: int,
     offset: int,
+    others_claims: bool = False,
 ) -> tuple[list[tuple[Request, Loop]], int]:
-    """Open requests of the user's loops plus those they hold: critical first, then oldest first."""
+    """Open requests of the user's loops plus those they hold: critical first, then oldest first. With
+    `others_claims`, also those someone else holds (the reviewer app shows them, dimmed, with who)."""
     # Both halves imply an open status; said outright (and literally) it lets the index on (loop_id, status,
     # …) reach the open requests alone, not every request the loop ever had.
-    conditions = [status_in(OPEN_STATUSES), or_(open_to(user_id, now), held_by(user_id, now))]
+    still_open = Request.timeout_at > now
+    visible = still_open if others_claims else or_(open_to(user_id, now), held_by(user_id, now))
+    conditions = [status_in(OPEN_STATUSES), visible]
     if loop_id:
         conditions.append(Request.loop_id == loop_id)
     if priority:
@@ -122,18 +128,24 @@ async def get_for_member(
 USER_ID = bindparam("user_id", type_=String())
 _MEMBERS_REQUEST = Statements(
     lambda: (
-        select(*ROW_COLUMNS, Loop.name, Loop.icon)
+        select(*ROW_COLUMNS, Loop.name, Loop.icon, User.name)
         .join(Loop, Loop.id == Request.loop_id)
         .join(Membership, _member_of(USER_ID))
+        .join(User, User.id == Membership.user_id)
         .where(Request.id == REQUEST_ID)
     )
 )
 _REQUEST = Statements(lambda: select(*ROW_COLUMNS).where(Request.id == REQUEST_ID))
 
 
-async def member_request(
-    session: WritingSession, *, request_id: str, user_id: str
-) -> tuple[Request, Loop] | None:
+@dataclass(frozen=True)
+class MemberRequest:
+    request: Request
+    loop: Loop
+    member_name: str  # who is asking: the events of their claim or answer name them to the loop
+
+
+async def member_request(session: WritingSession, *, request_id: str, user_id: str) -> MemberRequest | None:
     """`get_for_member` in a unit of work that changes the request (a claim, an answer): one prepared read
     on its own connection (kit/prepared.py). The Loop carries what a reviewer's item shows of it (id, name,
     icon) and is not in the session."""
@@ -143,8 +155,8 @@ async def member_request(
     if row is None:
         return None
     request = from_row(session, row[: len(ROW_COLUMNS)])
-    name, icon = row[len(ROW_COLUMNS) :]
-    return request, Loop(id=request.loop_id, name=name, icon=icon)
+    name, icon, member_name = row[len(ROW_COLUMNS) :]
+    return MemberRequest(request, Loop(id=request.loop_id, name=name, icon=icon), member_name or "")
 
 
 async def reload(session: WritingSession, request_id: str) -> Request | None:

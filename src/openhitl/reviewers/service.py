@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Float, Table, bindparam, func, insert, select, update
+from sqlalchemy import Float, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request as HTTPRequest
 
@@ -157,11 +157,16 @@ async def not_answerable(session: AsyncSession, *, request_id: str, user_id: str
     return NotFound("Request not found")
 
 
-async def _get(session: WritingSession, *, request_id: str, user_id: str) -> tuple[Request, Loop]:
+async def _get(session: WritingSession, *, request_id: str, user_id: str) -> repository.MemberRequest:
     found = await repository.member_request(session, request_id=request_id, user_id=user_id)
     if found is None:
         raise await not_answerable(session, request_id=request_id, user_id=user_id)
     return found
+
+
+def _named(found: repository.MemberRequest) -> dict[str, Any]:
+    """What a claim's or an answer's event adds: who, by the name the loop's members see (no address)."""
+    return {"by_name": found.member_name}
 
 
 def _conflict(request: Request, user_id: str, now: datetime, *, read_version: int | None = None) -> Conflict:
@@ -209,10 +214,11 @@ def _member_guard(user_id: lifecycle.UserId) -> Any:
 
 
 # Claim or answer: only while the request is open to this user and they are still a member. Built once
-# (lifecycle.Move): a reviewer claims and answers all day.
+# (lifecycle.Move): a reviewer claims and answers all day. A claim starts from pending only: the holder's
+# claim again is a renewal (no transition), and a lapsed claim of someone else's is expired first.
 _CLAIM = lifecycle.Move(
     lifecycle.CLAIM,
-    condition=lambda: lifecycle.open_to(USER_ID, NOW),
+    condition=lambda: and_(Request.status == "pending", Request.timeout_at > NOW),
     where=lambda: (_member_guard(USER_ID),),
     values=lambda: {
         "claimed_by": USER_ID,
@@ -247,7 +253,25 @@ _RESPOND = lifecycle.Move(
 async def claim(
     session: WritingSession, *, request_id: str, user_id: str, lease_seconds: int, now: datetime
 ) -> tuple[Request, Loop]:
-    request, loop = await _get(session, request_id=request_id, user_id=user_id)
+    """Take a request for `lease_seconds`; claiming one you hold renews the lease (not a transition: no
+    event, no webhook, the claim keeps when it began)."""
+    found = await _get(session, request_id=request_id, user_id=user_id)
+    request, loop = found.request, found.loop
+    expires = now + timedelta(seconds=lease_seconds)
+    if request.status == "claimed" and request.claimed_by == user_id:
+        renewed = await lifecycle.renew_claim(
+            session,
+            request_id=request_id,
+            user_id=user_id,
+            now=now,
+            claim_expires_at=expires,
+            where=(_member_guard(user_id),),
+        )
+        if renewed is not None:
+            await _touch_member(session, loop_id=loop.id, user_id=user_id, now=now)
+            return renewed, loop
+    elif _lapsed(request, now):
+        await _expire_claim(session, request_id=request_id, now=now)
     claimed = await lifecycle.make(
         session,
         _CLAIM,
@@ -256,20 +280,47 @@ async def claim(
         actor_id=user_id,
         params={
             "user_id": user_id,
-            "claim_expires_at": now + timedelta(seconds=lease_seconds),
+            "claim_expires_at": expires,
             "claim_seconds": round((now - request.created_at).total_seconds(), 3),
         },
+        event_data=_named(found),
     )
     if claimed is None:
-        raise _conflict(request, user_id, now)
+        raise _conflict(await repository.reload(session, request_id) or request, user_id, now)
     await _touch_member(session, loop_id=loop.id, user_id=user_id, now=now)
     return claimed, loop
+
+
+def _lapsed(request: Request, now: datetime) -> bool:
+    """Someone's claim whose lease ran out before the sweeper got to it."""
+    return (
+        request.status == "claimed"
+        and request.claim_expires_at is not None
+        and request.claim_expires_at <= now < request.timeout_at
+    )
+
+
+async def _expire_claim(session: WritingSession, *, request_id: str, now: datetime) -> None:
+    """What the sweeper would do next, done now: the lapsed claim goes back to pending, with its own event,
+    so that the audit trail reads "claim expired, claimed" and never "claimed → claimed"."""
+    await lifecycle.apply(
+        session,
+        lifecycle.EXPIRE_CLAIM,
+        request_id=request_id,
+        now=now,
+        actor_id=None,
+        condition=and_(
+            Request.status == "claimed", Request.claim_expires_at <= now, Request.timeout_at > now
+        ),
+        values={"claimed_by": None, "claimed_at": None, "claim_expires_at": None},
+    )
 
 
 async def release(
     session: WritingSession, *, request_id: str, user_id: str, now: datetime
 ) -> tuple[Request, Loop]:
-    request, loop = await _get(session, request_id=request_id, user_id=user_id)
+    found = await _get(session, request_id=request_id, user_id=user_id)
+    request, loop = found.request, found.loop
     released = await lifecycle.apply(
         session,
         lifecycle.RELEASE,
@@ -287,7 +338,8 @@ async def release(
 async def respond(
     session: WritingSession, *, request_id: str, user_id: str, response_data: Any, now: datetime
 ) -> tuple[Request, Loop]:
-    request, loop = await _get(session, request_id=request_id, user_id=user_id)
+    found = await _get(session, request_id=request_id, user_id=user_id)
+    request, loop = found.request, found.loop
     if request.status not in ("pending", "claimed") or request.timeout_at <= now:
         raise _conflict(request, user_id, now)
     try:
@@ -310,6 +362,7 @@ async def respond(
             "response_data": structured,
             "response_time_seconds": round((now - request.created_at).total_seconds(), 3),
         },
+        event_data=_named(found),
     )
     if answered is None:
         read_version = request.version  # read first: the reload refreshes `request` if the session holds it

@@ -66,6 +66,11 @@ def own_title(item: Any) -> bool:
     return bool(item.title) and item.title != display.derived_title(item.request_text)
 
 
+def ms_until(moment: datetime, now: datetime) -> int:
+    """Milliseconds from `now` to `moment` (none if past): the page counts down from it (live.js)."""
+    return max(0, int((moment - now).total_seconds() * 1000))
+
+
 templates.env.filters.update(
     markdown=render_markdown,
     plain=plain_text,
@@ -77,6 +82,7 @@ templates.env.filters.update(
     preview=preview,
     own_title=own_title,
     status_label=display.status_label,
+    ms_until=ms_until,
 )
 templates.env.globals.update(app_icon=icons.app_icon, loop_icon=icons.loop_icon, swatch=icons.swatch)
 

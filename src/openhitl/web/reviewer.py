@@ -1,13 +1,15 @@
 """The reviewer's screens: queue, history, a request and its answer, joining loops, settings."""
 
 import contextlib
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from openhitl.accounts import repository as accounts_repository
 from openhitl.accounts.auth import Principal
 from openhitl.kit.errors import ApiError, Conflict, NotFound
 from openhitl.kit.guessing import guarded_lookup
@@ -25,13 +27,13 @@ from openhitl.reviewers.schemas import ReviewItem
 from openhitl.reviewers.service import guard_guessing
 from openhitl.web import answers
 from openhitl.web.pages import flash_message, problem, render
-from openhitl.web.routing import page_kwargs
+from openhitl.web.routing import page_kwargs, wants_json
 from openhitl.web.security import FormViewer, MaybeViewer, Viewer, form_token
 
 router = APIRouter(**page_kwargs())
 QUEUE_SIZE = 100
 FLASHES = {
-    "answered": "Answer sent. Thank you!",
+    "answered": "Answer sent.",
     "released": "Request released back to the queue.",
     "left": "You left the loop.",
     "joined": "You joined the loop.",
@@ -42,27 +44,64 @@ FLASHES = {
 async def _queue(
     session: AsyncSession, *, user_id: str, loop_id: str | None, now: datetime
 ) -> list[ReviewItem]:
+    """The loops' open requests, those someone else holds too (shown dimmed, with who)."""
     rows, _ = await repository.queue(
-        session, user_id=user_id, now=now, loop_id=loop_id, priority=None, limit=QUEUE_SIZE, offset=0
+        session,
+        user_id=user_id,
+        now=now,
+        loop_id=loop_id,
+        priority=None,
+        limit=QUEUE_SIZE,
+        offset=0,
+        others_claims=True,
     )
     return [review_item(r, loop, user_id=user_id, now=now) for r, loop in rows]
 
 
-def conflict_notice(item: ReviewItem) -> str:
+async def _names(session: AsyncSession, items: Iterable[ReviewItem]) -> dict[str, str]:
+    """The names of whoever holds or answered these requests, as their loops' members see them."""
+    people = [person for item in items for person in (item.claimed_by, item.response_by)]
+    return await accounts_repository.names_of(session, people)
+
+
+def _name(names: Mapping[str, str], user_id: str | None) -> str:
+    return names.get(user_id or "") or "Another reviewer"
+
+
+TIMED_OUT = "Timed out: time ran out before an answer was sent."
+
+
+def conflict_notice(item: ReviewItem, names: Mapping[str, str] | None = None) -> str:
     """What happened to a request someone had open, in the words a reviewer expects."""
+    names = names or {}
     if item.status == "cancelled":
         return "The requester cancelled this request."
     if item.status == "completed":
-        return (
-            "Someone else answered this request first."
-            if not item.answered_by_me
-            else "You already answered."
-        )
+        if item.answered_by_me:
+            return "You answered this request."
+        return f"{_name(names, item.response_by)} answered this request first."
     if item.status == "timeout" or item.time_left_seconds <= 0:
-        return "Time ran out: this request timed out before an answer arrived."
+        return TIMED_OUT
     if item.status == "claimed" and not item.claimed_by_me:
-        return "Someone else got this one first and is answering it now."
+        return f"{_name(names, item.claimed_by)} is answering this request now."
     return "This request changed while you had it open. Try again."
+
+
+def live_state(item: ReviewItem, names: Mapping[str, str]) -> dict[str, Any]:
+    """Where a request stands for the reviewer whose page has it open (live.js switches the page by it)."""
+    still_open = item.status in ("pending", "claimed") and item.time_left_seconds > 0
+    answerable = still_open and (item.status == "pending" or item.claimed_by_me)
+    return {
+        "status": item.status if still_open or item.status not in ("pending", "claimed") else "timeout",
+        "held": still_open and item.claimed_by_me,
+        "answerable": answerable,
+        "notice": None if answerable else conflict_notice(item, names),
+    }
+
+
+def _json(msg: str, data: object, *, status_code: int = 200) -> JSONResponse:
+    """The envelope, for the page's own script (live.js)."""
+    return JSONResponse({"error": status_code >= 400, "msg": msg, "data": data}, status_code=status_code)
 
 
 @router.get("/")
@@ -77,7 +116,13 @@ async def home(
     # and connects is missed.
     after = await latest_event_id(state.db)
     loops = await loops_repository.list_for_member(session, user_id=viewer.user_id)
-    items = await _queue(session, user_id=viewer.user_id, loop_id=loop, now=state.clock.now())
+    now = state.clock.now()
+    items = await _queue(session, user_id=viewer.user_id, loop_id=loop, now=now)
+    answered = request.query_params.get("done") == "answered"
+    # After an answer: the next request is offered, never claimed for the reviewer.
+    following = (
+        next((i for i in items if i.status == "pending" or i.claimed_by_me), None) if answered else None
+    )
     return render(
         request,
         "app/home.html",
@@ -86,6 +131,9 @@ async def home(
         loops=[found for found, _ in loops],
         selected_loop=loop,
         items=items,
+        names=await _names(session, items),
+        now=now,
+        following=following,
         flash=flash_message(request, FLASHES),
         events_after=after,
     )
@@ -99,9 +147,18 @@ async def queue_fragment(
     state: State,
     loop: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> Response:
-    """The queue alone, fetched again whenever the live feed says something changed."""
-    items = await _queue(session, user_id=viewer.user_id, loop_id=loop, now=state.clock.now())
-    return render(request, "app/_queue.html", viewer=viewer, items=items, selected_loop=loop)
+    """The queue alone, fetched again whenever the live feed brings a request the page has not got."""
+    now = state.clock.now()
+    items = await _queue(session, user_id=viewer.user_id, loop_id=loop, now=now)
+    return render(
+        request,
+        "app/_queue.html",
+        viewer=viewer,
+        items=items,
+        names=await _names(session, items),
+        now=now,
+        selected_loop=loop,
+    )
 
 
 @router.get("/history")
@@ -163,26 +220,30 @@ async def _item(session: AsyncSession, *, request_id: str, user_id: str, now: da
 
 
 def _answer_widget(item: ReviewItem) -> dict[str, Any]:
-    """What the answer widget needs to show the request's response type."""
+    """What the answer widget needs to show the request's response type and check an answer to it."""
     config = parse_config(item.response_type, item.response_config)
     return {
         "item": item,
         "config": config,
+        "limits": answers.limits(config),
         "stars": answers.rating_steps(config) if config.response_type == "rating" else [],
         "number_step": answers.number_step(config),
         "shown": answers.display_fields(item.response_config),
     }
 
 
-def _request_page(
+async def _request_page(
     request: Request,
     viewer: Principal,
     item: ReviewItem,
     *,
+    state: State,
+    session: AsyncSession,
+    events_after: int,
     status_code: int = 200,
-    error: str | None = None,
-    error_detail: str | None = None,
     notice: str | None = None,
+    answer_error: str | None = None,
+    values: Sequence[str] = (),
 ) -> Response:
     return render(
         request,
@@ -190,9 +251,13 @@ def _request_page(
         status_code=status_code,
         viewer=viewer,
         tab="home",
-        error=error,
-        error_detail=error_detail,
         notice=notice,
+        answer_error=answer_error,
+        values=list(values),
+        names=await _names(session, [item]),
+        now=state.clock.now(),
+        lease_seconds=state.settings.web_claim_lease_seconds,
+        events_after=events_after,
         **_answer_widget(item),
     )
 
@@ -201,46 +266,51 @@ def _request_page(
 async def request_screen(
     request: Request, request_id: RequestId, viewer: Viewer, session: ReadSession, state: State
 ) -> Response:
+    after = await latest_event_id(state.db)  # before the request: the page's feed resumes after it
     item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=state.clock.now())
-    return _request_page(request, viewer, item)
+    return await _request_page(request, viewer, item, state=state, session=session, events_after=after)
 
 
 @router.post("/requests/{request_id}/claim")
 async def claim(
     request: Request, request_id: RequestId, viewer: FormViewer, session: WriteSession, state: State
 ) -> Response:
-    """Claimed when the screen opens, so two reviewers do not answer the same request at once."""
+    """Sent by the open page (live.js) as it opens, while it stays visible (renewing the app's short lease)
+    and when it is shown again; answers where the request stands, 409 when it cannot be held."""
     now = state.clock.now()
-    notice = None
     try:
         claimed, loop = await service.claim(
             session,
             request_id=request_id,
             user_id=viewer.user_id,
-            lease_seconds=state.settings.claim_lease_seconds,
+            lease_seconds=state.settings.web_claim_lease_seconds,
             now=now,
         )
-        item = review_item(claimed, loop, user_id=viewer.user_id, now=now)
     except Conflict:
         item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=now)
-        notice = conflict_notice(item)
-    return render(request, "app/_answer.html", viewer=viewer, notice=notice, **_answer_widget(item))
+        names = await _names(session, [item])
+        return _json(conflict_notice(item, names), {"state": live_state(item, names)}, status_code=409)
+    item = review_item(claimed, loop, user_id=viewer.user_id, now=now)
+    return _json("Request claimed", {"state": live_state(item, {})})
 
 
 @router.post("/requests/{request_id}/release")
 async def release(
     request: Request, request_id: RequestId, viewer: FormViewer, session: WriteSession, state: State
 ) -> Response:
-    """Also sent by the page as it closes (a beacon), so an abandoned claim goes back to the queue at once."""
+    """Also sent by the page as it is hidden or closed (a beacon: its CSRF token in the form body, as a
+    beacon cannot set headers), so an abandoned claim goes back to the queue at once."""
     with contextlib.suppress(Conflict):  # not ours any more (answered, expired, cancelled): nothing to give
         await service.release(session, request_id=request_id, user_id=viewer.user_id, now=state.clock.now())
-    if request.headers.get("hx-request") or request.query_params.get("beacon"):
+    if request.headers.get("hx-request") or request.query_params.get("beacon") or wants_json(request):
         return Response(status_code=204)
     return RedirectResponse("/?done=released", status_code=303)
 
 
 @router.post("/requests/{request_id}/respond")
 async def respond(request: Request, request_id: RequestId, viewer: FormViewer, state: State) -> Response:
+    """An answer from the page: sent by its script (JSON back, the page keeps what was typed) or as a plain
+    form (a refused one is shown again, filled in). Either way the next screen is the queue, saying so."""
     now = state.clock.now()
     form = await request.form()
     values = [value for value in form.getlist("answer") if isinstance(value, str)]
@@ -255,18 +325,32 @@ async def respond(request: Request, request_id: RequestId, viewer: FormViewer, s
                 response_data=answers.form_answer(config, values),
                 now=now,
             )
-            upcoming = await _queue(session, user_id=viewer.user_id, loop_id=None, now=now)
     except NotFound:
         raise
     except ApiError as exc:
+        after = await latest_event_id(state.db)
         async with state.db.read() as session:
-            item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=now)
-        if exc.status_code == 409:
-            return _request_page(request, viewer, item, status_code=409, notice=conflict_notice(item))
-        return _request_page(request, viewer, item, status_code=exc.status_code, **problem(exc))
-    following = next((item for item in upcoming if item.status == "pending"), None)
-    target = f"/requests/{following.id}?done=answered" if following else "/?done=answered"
-    return RedirectResponse(target, status_code=303)
+            item = await _item(session, request_id=request_id, user_id=viewer.user_id, now=state.clock.now())
+            names = await _names(session, [item])
+            conflict = exc.status_code == 409
+            message = conflict_notice(item, names) if conflict else answers.answer_problem(exc)
+            if wants_json(request):
+                return _json(message, {"state": live_state(item, names)}, status_code=exc.status_code)
+            return await _request_page(
+                request,
+                viewer,
+                item,
+                state=state,
+                session=session,
+                events_after=after,
+                status_code=exc.status_code,
+                notice=message if conflict else None,
+                answer_error=None if conflict else message,
+                values=values,
+            )
+    if wants_json(request):
+        return _json("Answer sent", {"location": "/?done=answered"})
+    return RedirectResponse("/?done=answered", status_code=303)
 
 
 @router.get("/join")

@@ -24,13 +24,18 @@ def sent_form(request: Request) -> bool:
     return request.headers.get("content-type", "").split(";")[0].strip() in FORM_TYPES
 
 
+def wants_json(request: Request) -> bool:
+    """A page's own script (fetch with `Accept: application/json`) asking for the envelope, not a page."""
+    return "application/json" in request.headers.get("accept", "") and not request.headers.get("hx-request")
+
+
 def wants_page(request: Request) -> bool:
     """A browser navigating or posting a form, rather than a script asking for JSON."""
     if request.headers.get("hx-request"):
         return True
-    if request.method == "GET":
-        return "application/json" not in request.headers.get("accept", "")
-    return sent_form(request)
+    if wants_json(request):
+        return False
+    return request.method == "GET" or sent_form(request)
 
 
 def _message(exc: ApiError | RequestValidationError) -> tuple[int, str, str]:

@@ -32,19 +32,8 @@
     };
     form.addEventListener("change", update);
     form.addEventListener("input", update);
-    form.addEventListener("submit", () => { form.dataset.sending = "1"; });
     update();
   }
-
-  // A claim left behind goes back to the queue as the page closes.
-  window.addEventListener("pagehide", () => {
-    const answer = $("#answer[data-claimed-by-me]");
-    const form = $("#answer-form");
-    if (!answer || (form && form.dataset.sending)) return;
-    const body = new FormData();
-    body.append("csrf_token", csrf());
-    navigator.sendBeacon(`/requests/${answer.dataset.requestId}/release?beacon=1`, body);
-  });
 
   // Keyboard: digits pick options, Enter sends, j/k walk the queue.
   document.addEventListener("keydown", (event) => {
@@ -254,10 +243,12 @@
     confirmForms();
     wirePush();
   });
-  document.addEventListener("htmx:afterSwap", (event) => {
+  const swapped = (event) => {
     localTimes(event.target);
     wireAnswer(event.target);
     wireStarChoice(event.target);
     wireAnswerJump();
-  });
+  };
+  document.addEventListener("htmx:afterSwap", swapped);
+  document.addEventListener("openhitl:swapped", swapped);  // the live queue's fresh copy (live.js)
 })();
