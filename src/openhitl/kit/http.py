@@ -225,5 +225,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Any:
+        if database_unavailable(exc):  # a driver's own error, raised outside SQLAlchemy's (kit/prepared.py)
+            log.warning("database unavailable", path=request.url.path, error=str(exc) or type(exc).__name__)
+            return error_response(
+                503, "Service temporarily unavailable", UNAVAILABLE_HINT, {"Retry-After": "1"}
+            )
         log.exception("unhandled error", path=request.url.path)
         return error_response(500, "Internal server error")
