@@ -215,17 +215,14 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(400, "Invalid request body", unparseable_body_hint(exc.__cause__))
         return error_response(exc.status_code, msg, None, dict(exc.headers) if exc.headers else None)
 
+    # Database errors are listed by type so that FastAPI's routes answer them here rather than in the
+    # server-error layer; a driver's own error, raised outside SQLAlchemy's wrapping (kit/prepared.py),
+    # arrives as a plain Exception. Either way the database being away is a 503, anything else a 500.
     @app.exception_handler(OSError)
     @app.exception_handler(DBAPIError)
-    async def _database_error(request: Request, exc: Exception) -> Any:
-        if not database_unavailable(exc):
-            return await _unexpected(request, exc)
-        log.warning("database unavailable", path=request.url.path, error=str(exc) or type(exc).__name__)
-        return error_response(503, "Service temporarily unavailable", UNAVAILABLE_HINT, {"Retry-After": "1"})
-
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Any:
-        if database_unavailable(exc):  # a driver's own error, raised outside SQLAlchemy's (kit/prepared.py)
+        if database_unavailable(exc):
             log.warning("database unavailable", path=request.url.path, error=str(exc) or type(exc).__name__)
             return error_response(
                 503, "Service temporarily unavailable", UNAVAILABLE_HINT, {"Retry-After": "1"}
