@@ -1,13 +1,15 @@
 """Who is calling: Bearer API keys and web sessions resolved to a Principal."""
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from pydantic import TypeAdapter, ValidationError
 
 from openhitl.accounts import repository, sessions
 from openhitl.accounts.keycache import KeyCache, KeyOwner
@@ -15,8 +17,9 @@ from openhitl.config import Settings
 from openhitl.kit.crypto import token_digest
 from openhitl.kit.errors import Forbidden, TooManyRequests, Unauthorized
 from openhitl.kit.ratelimit import RateLimitState
-from openhitl.kit.state import AppState
+from openhitl.kit.state import AppState, app_state
 from openhitl.kit.uow import State
+from openhitl.kit.validation import JSON_TYPES, Model, read_json_body, validated
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -181,6 +184,36 @@ async def authenticate(request: Request, state: State) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+async def raw_call(
+    request: Request,
+    model: type[Model],
+    *,
+    well_formed: bool,
+    path: Mapping[str, tuple[str, TypeAdapter[Any]]],
+    headers: Mapping[str, tuple[str | None, TypeAdapter[Any]]] | None = None,
+    permission: str | None = None,
+) -> tuple[AppState, Principal, Model]:
+    """What a raw route (kit/routing.py) needs before its work: the app's state, the caller and the JSON body
+    as `model`, refused as FastAPI refuses them: an unreadable body first, then who is calling, then every
+    other error together. `well_formed` is the route's cheap check of its path parameters and headers; when
+    it holds and the body parses at once, nothing is validated twice."""
+    content_type = request.headers.get("content-type")
+    body = await request.body()
+    parsed = None
+    if content_type is not None and content_type.lower() in JSON_TYPES:
+        with suppress(ValidationError):
+            parsed = model.model_validate_json(body)
+    well_formed = well_formed and parsed is not None
+    document = None if well_formed else read_json_body(body, content_type)
+    state = await app_state(request)
+    principal = await authenticate(request, state)
+    if permission is not None:
+        principal = permitted(principal, permission)
+    if parsed is None or not well_formed:
+        parsed = validated(model, document, path=path, headers=headers or {})
+    return state, principal, parsed
 
 
 def permitted(principal: Principal, permission: str) -> Principal:

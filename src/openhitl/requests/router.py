@@ -1,22 +1,20 @@
 """HTTP routes for requests (HITL.sh §3.3): create, list, get, update, cancel, feedback."""
 
-from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter
 from starlette.responses import Response, StreamingResponse
 
-from openhitl.accounts.auth import Principal, RequestsRead, RequestsWrite, authenticate, permitted
+from openhitl.accounts.auth import Principal, RequestsRead, RequestsWrite, raw_call
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choice, optional_id
 from openhitl.kit.routing import raw_route
-from openhitl.kit.state import AppState, app_state
+from openhitl.kit.state import AppState
 from openhitl.kit.uow import ReadSession, State, WriteSession
-from openhitl.kit.validation import JSON_TYPES, read_json_body, validated
 from openhitl.loops import service as loops_service
 from openhitl.requests import export, presenter, repository, service, waiting
 from openhitl.requests.models import PRIORITIES, STATUSES
@@ -111,32 +109,17 @@ async def _documents_create_request(
 async def create_request(request: Request) -> Response:
     """Send a request to a loop's reviewers."""
     # A raw route: FastAPI's routing and dependency solving would cost more than the create.
-    headers = request.headers
     loop_id: str = request.path_params["loop_id"]
-    idempotency_key = headers.get("idempotency-key")
-    content_type = headers.get("content-type")
-    body = await request.body()
-    parsed = None
-    if content_type is not None and content_type.lower() in JSON_TYPES:
-        with suppress(ValidationError):
-            parsed = RequestCreate.model_validate_json(body)
-    well_formed = (
-        parsed is not None
-        and is_valid_id(loop_id)
-        and (idempotency_key is None or len(idempotency_key) <= IDEMPOTENCY_KEY_MAX)
+    idempotency_key = request.headers.get("idempotency-key")
+    state, principal, parsed = await raw_call(
+        request,
+        RequestCreate,
+        well_formed=is_valid_id(loop_id)
+        and (idempotency_key is None or len(idempotency_key) <= IDEMPOTENCY_KEY_MAX),
+        path={"loop_id": (loop_id, LOOP_ID)},
+        headers={"idempotency-key": (idempotency_key, IDEMPOTENCY_KEY)},
+        permission="requests:write",
     )
-    # In the order of FastAPI's answers, which the route gave before: an unreadable body, then who is
-    # calling, then everything else that is wrong, together.
-    document = None if well_formed else read_json_body(body, content_type)
-    state = await app_state(request)
-    principal = permitted(await authenticate(request, state), "requests:write")
-    if parsed is None or not well_formed:
-        parsed = validated(
-            RequestCreate,
-            document,
-            path={"loop_id": (loop_id, LOOP_ID)},
-            headers={"idempotency-key": (idempotency_key, IDEMPOTENCY_KEY)},
-        )
     return await _create(
         state, loop_id=loop_id, body=parsed, principal=principal, idempotency_key=idempotency_key
     )

@@ -1,13 +1,12 @@
 """HTTP routes for reviewers: join and leave loops, the inbox, claim, release and respond."""
 
-from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.responses import Response
 
-from openhitl.accounts.auth import CurrentPrincipal, LoopsWrite, authenticate
+from openhitl.accounts.auth import CurrentPrincipal, LoopsWrite, raw_call
 from openhitl.kit.envelope import Envelope, error_responses, ok
 from openhitl.kit.errors import BadRequest
 from openhitl.kit.guessing import guarded_lookup
@@ -15,9 +14,7 @@ from openhitl.kit.ids import is_valid_id
 from openhitl.kit.pagination import page_info, page_params
 from openhitl.kit.params import LimitQuery, LoopId, OffsetQuery, RequestId, choice, optional_id
 from openhitl.kit.routing import raw_route
-from openhitl.kit.state import app_state
 from openhitl.kit.uow import ReadSession, State, WriteSession
-from openhitl.kit.validation import JSON_TYPES, read_json_body, validated
 from openhitl.loops import repository as loops_repository
 from openhitl.loops import service as loops_service
 from openhitl.loops.schemas import DeletedData, LoopDeleted
@@ -88,19 +85,12 @@ async def respond_to_request(request: Request) -> Response:
     # A raw route, as creating is: answers are frequent, and FastAPI's routing, dependency solving and
     # response validation cost more than the answer's own work (BENCHMARKS.md, "Answers").
     request_id: str = request.path_params["request_id"]
-    content_type = request.headers.get("content-type")
-    body = await request.body()
-    parsed = None
-    if content_type is not None and content_type.lower() in JSON_TYPES:
-        with suppress(ValidationError):
-            parsed = RespondBody.model_validate_json(body)
-    well_formed = parsed is not None and is_valid_id(request_id)
-    # FastAPI's order: an unreadable body, then who is calling, then everything else that is wrong.
-    document = None if well_formed else read_json_body(body, content_type)
-    state = await app_state(request)
-    principal = await authenticate(request, state)
-    if parsed is None or not well_formed:
-        parsed = validated(RespondBody, document, path={"request_id": (request_id, REQUEST_ID)}, headers={})
+    state, principal, parsed = await raw_call(
+        request,
+        RespondBody,
+        well_formed=is_valid_id(request_id),
+        path={"request_id": (request_id, REQUEST_ID)},
+    )
     responder = UserRef(user_id=principal.user_id, name=principal.name, email=principal.email)
     async with state.db.write() as session:  # committed before the answer leaves
         answered, _ = await service.respond(
