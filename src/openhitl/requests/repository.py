@@ -43,10 +43,9 @@ def read_loop_ids(user_id: str) -> Select[Any]:
     )
 
 
-def readable(user_id: str, keys: Any = Request) -> Any:
-    """Requests this user may read as a caller: their own, and every request of loops they manage or view.
-    `keys`: the requests, or their tally (the same loop_id and creator_id columns)."""
-    return or_(keys.creator_id == user_id, keys.loop_id.in_(read_loop_ids(user_id)))
+def readable(user_id: str) -> Any:
+    """Requests this user may read as a caller: their own, and every request of loops they manage or view."""
+    return or_(Request.creator_id == user_id, Request.loop_id.in_(read_loop_ids(user_id)))
 
 
 def _ordering(sort: str) -> list[Any]:
@@ -104,21 +103,13 @@ def filter_conditions(user_id: str, filters: RequestFilters) -> list[Any]:
 MAX_BRANCHES = 64
 
 
-async def _page_ids(
-    session: AsyncSession, *, user_id: str, filters: RequestFilters, limit: int, offset: int
+def _page_ids(
+    *, user_id: str, whole: set[str], created_in: set[str], filters: RequestFilters, limit: int, offset: int
 ) -> Any:
     """The page's request ids as a subquery, read loop by loop: each loop's rows come in the list's order
     from its index (ix_requests_loop_created, or the creator's for a loop the user does not read whole), and
     each branch stops at offset + limit rows, so a page costs the same with a thousand requests or a million.
-    """
-    whole = set((await session.scalars(read_loop_ids(user_id))).all())
-    created_in = set(
-        (
-            await session.scalars(
-                select(RequestTally.loop_id).where(RequestTally.creator_id == user_id).distinct()
-            )
-        ).all()
-    )
+    `whole`: the loops the user reads whole; `created_in`: the loops the user created requests in."""
     loops = sorted(whole | created_in)
     if filters.loop_id:
         loops = [loop for loop in loops if loop == filters.loop_id]
@@ -148,15 +139,27 @@ async def _page_ids(
 async def list_readable(
     session: AsyncSession, *, user_id: str, filters: RequestFilters, limit: int, offset: int
 ) -> tuple[list[tuple[Request, str]], int]:
+    whole = set((await session.scalars(read_loop_ids(user_id))).all())
     if _other_conditions(filters):
         total = await session.scalar(
             select(func.count()).select_from(Request).where(*filter_conditions(user_id, filters))
         )
     else:
         total = await tallies.total(
-            session, readable(user_id, RequestTally), *_key_conditions(filters, RequestTally)
+            session,
+            or_(RequestTally.creator_id == user_id, RequestTally.loop_id.in_(whole)),
+            *_key_conditions(filters, RequestTally),
         )
-    ids = await _page_ids(session, user_id=user_id, filters=filters, limit=limit, offset=offset)
+    created_in = set(
+        (
+            await session.scalars(
+                select(RequestTally.loop_id).where(RequestTally.creator_id == user_id).distinct()
+            )
+        ).all()
+    )
+    ids = _page_ids(
+        user_id=user_id, whole=whole, created_in=created_in, filters=filters, limit=limit, offset=offset
+    )
     if ids is None:
         return [], int(total or 0)
     chosen = ids.subquery()
