@@ -3,6 +3,7 @@ password set in Settings, invitation links without email, the requests table's s
 webhook deliveries that say why they failed. Each page passes axe-core's checks."""
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -10,6 +11,7 @@ from playwright.sync_api import Page, expect
 from openhitl.accounts import service as accounts
 from tests.e2e.conftest import Screens
 from tests.support.axe import audit
+from tests.support.dns import unresolvable
 from tests.support.live import Account, LiveServer, free_port
 from tests.support.payloads import request_body
 
@@ -154,6 +156,14 @@ def test_the_requests_table_searches_and_links_its_export(
     assert accessibility_problems(page) == []
     if device == "desktop":
         screens.shoot(page, "dashboard-requests-search")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def unknown_host() -> Iterator[None]:
+    """The delivery test's endpoint at your-app.com fails to resolve without asking any DNS server, for as
+    long as this module's servers live (the outbox retries it in the background)."""
+    with unresolvable("your-app.com"):
+        yield
 
 
 @pytest.mark.parametrize("device", DEVICES)

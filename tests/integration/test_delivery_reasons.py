@@ -12,6 +12,7 @@ from openhitl.config import Settings
 from openhitl.kit.clock import Clock
 from openhitl.webhooks.reasons import MessageState, delivery_state, failure_reason
 from openhitl.webhooks.sender import Attempt, WebhookSender
+from tests.support.dns import unresolvable
 from tests.support.live import free_port
 from tests.support.receiver import Receiver
 
@@ -72,7 +73,8 @@ def hanging_up_port() -> Iterator[int]:
 
 
 async def test_a_name_that_does_not_resolve(tmp_path: Path) -> None:
-    tried, reason = await attempt(tmp_path, "https://your-app.com/webhook/response")
+    with unresolvable("your-app.com"):
+        tried, reason = await attempt(tmp_path, "https://your-app.com/webhook/response")
     assert tried.error and tried.error.startswith("gaierror")  # the raw text is kept as it was
     assert reason == "could not resolve your-app.com"
 
